@@ -1,0 +1,8 @@
+"""Kestrel: an autonomy framework for drones and ground vehicles."""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("kestrel")
+except PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0.0.0+source"
