@@ -64,7 +64,9 @@ def _summary_table(metrics: dict[str, Any]) -> Table:
         row = []
         for vid in vehicle_ids:
             value = metrics["vehicles"][vid].get(key)
-            row.append("—" if value is None else f"{value:.4g}" if isinstance(value, float) else str(value))
+            row.append(
+                "—" if value is None else f"{value:.4g}" if isinstance(value, float) else str(value)
+            )
         table.add_row(key, *row)
     table.caption = (
         f"sim {metrics['sim_time_s']:.1f} s in {metrics['wall_time_s']:.1f} s wall "

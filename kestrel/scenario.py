@@ -325,8 +325,10 @@ def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict
 _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
-def _key_path(loc: tuple[Any, ...]) -> str:
+def _key_path(loc: tuple[Any, ...], *, drop_last_index: bool = False) -> str:
     parts: list[str] = []
+    if drop_last_index and loc and isinstance(loc[-1], int):
+        loc = loc[:-1]
     for item in loc:
         if isinstance(item, int):
             parts.append(f"[{item}]")
@@ -344,6 +346,8 @@ def _describe(error: dict[str, Any]) -> str:
     value = error.get("input")
     ctx = error.get("ctx") or {}
     if kind == "missing":
+        if error["loc"] and isinstance(error["loc"][-1], int):
+            return f"too few values: element {error['loc'][-1]} is missing"
         return "required key is missing"
     if kind == "extra_forbidden":
         return "unknown key (see SCENARIOS.md for the keys Kestrel reads)"
@@ -392,7 +396,8 @@ def _first_error(exc: ValidationError) -> tuple[str, str]:
     cause = (error.get("ctx") or {}).get("error")
     if isinstance(cause, _KeyedError):
         return cause.key, cause.problem
-    return _key_path(tuple(error["loc"])), _describe(error)
+    missing_element = error["type"] == "missing"
+    return _key_path(tuple(error["loc"]), drop_last_index=missing_element), _describe(error)
 
 
 def _refuse_unsupported(raw: dict[str, Any], file: str) -> None:
