@@ -29,6 +29,11 @@ RATE_TOLERANCE = 1e-6
 """Relative tolerance when checking that a component's period is a whole number of ticks."""
 
 
+MAX_CYCLE_TICKS = 100_000
+"""Largest hyper-period tabulated by the scheduler (rates with a huge common period fall back
+to a per-tick check)."""
+
+
 class GraphError(ValueError):
     """The component graph cannot be built (wiring, types, loops)."""
 
@@ -207,6 +212,16 @@ class LockstepRunner:
     def components(self) -> list[Component]:
         return [s.component for s in self._schedule]
 
+    def _cycle_table(self) -> list[list[_Scheduled]] | None:
+        """Which components are due at each tick of one hyper-period (the LCM of all periods
+        in ticks), in data-flow order: the per-tick loop then visits only due components."""
+        cycle_len = 1
+        for entry in self._schedule:
+            cycle_len = math.lcm(cycle_len, entry.every_ticks)
+        if cycle_len > MAX_CYCLE_TICKS:
+            return None  # unusual rates: decide per tick instead of tabulating
+        return [[e for e in self._schedule if k % e.every_ticks == 0] for k in range(cycle_len)]
+
     def _publish(self, output: _Output, msg: Any, t_s: float) -> None:
         if output.latency_s > 0.0:
             self._pending_seq += 1
@@ -226,19 +241,26 @@ class LockstepRunner:
         """Advance the clock until `end_s` (inclusive of the tick at `end_s`)."""
         last_tick = math.floor(end_s * self.physics_hz + 1e-9)
         progress_every = max(1, round(progress_every_s * self.physics_hz))
+        cycle = self._cycle_table()
+        cycle_len = len(cycle) if cycle is not None else 0
         schedule = self._schedule
         pending = self._pending
         perf = time.perf_counter_ns
-        half_tick = 0.5 * self.dt_s
+        physics_hz = self.physics_hz
+        epsilon_s = 1e-9
+        publish = self._publish
         while self.tick <= last_tick:
             k = self.tick
-            t_s = k / self.physics_hz
-            while pending and pending[0][0] <= t_s + half_tick * 1e-3:
+            t_s = k / physics_hz
+            while pending and pending[0][0] <= t_s + epsilon_s:
                 _, _, topic, msg = heapq.heappop(pending)
                 topic.deliver(msg)
-            for entry in schedule:
-                if k % entry.every_ticks:
-                    continue
+            due = (
+                cycle[k % cycle_len]
+                if cycle is not None
+                else [e for e in schedule if k % e.every_ticks == 0]
+            )
+            for entry in due:
                 kwargs = {}
                 for inp in entry.inputs:
                     if inp.queue is None:
@@ -251,13 +273,17 @@ class LockstepRunner:
                 entry.tick_ns.append(perf() - start_ns)
                 if result is None:
                     continue
-                if entry.single_output is not None and not isinstance(result, dict):
-                    self._publish(entry.single_output, result, t_s)
+                single = entry.single_output
+                if single is not None and not isinstance(result, dict):
+                    if single.latency_s > 0.0:
+                        publish(single, result, t_s)
+                    else:
+                        single.topic.deliver(result)
                 else:
                     for output in entry.outputs:
                         msg = result.get(output.name)
                         if msg is not None:
-                            self._publish(output, msg, t_s)
+                            publish(output, msg, t_s)
             self.tick += 1
             if progress is not None and k % progress_every == 0:
                 progress(t_s)

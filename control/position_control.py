@@ -1,0 +1,426 @@
+"""Position and velocity control: trajectory setpoint → acceleration demand (ENU).
+
+PX4's mc_pos_control (PositionControl.cpp), in acceleration units throughout:
+
+1. Position P: v_sp = K_p (p_sp − p) + v_ff. Horizontally the result is limited to the maximum
+   speed giving priority to the position term over the feed-forward (PX4
+   ControlMath::constrainXY); vertically it is clamped to the climb/descent limits. A setpoint
+   without a position (a pilot's sticks) is pure velocity control: v_sp = v_ff.
+2. Velocity PID with acceleration feed-forward:
+   a = a_ff + K_v,P (v_sp − v) + ∫ K_v,I (v_sp − v) dt − K_v,D v̇_f, with v̇_f the derivative of
+   the estimated velocity through a first-order low-pass (PX4 MPC_VELD_LP). As in PX4 the D
+   term acts on the measured acceleration, so it also opposes the acceleration feed-forward
+   while tracking a curve; its default is 0 (it doubled the circle-tracking error for little
+   gain in the step and gust responses, and it differentiates estimator noise).
+3. Limits, vertical first (PX4 prioritises vertical control): the vertical acceleration stays
+   inside what the thrust range allows, then the horizontal acceleration is limited so that the
+   thrust vector tilts at most MPC_TILTMAX_AIR and stays within the maximum thrust.
+4. Anti-windup: vertically the integrator stops while the demand is saturated in the direction
+   of the error; horizontally PX4's tracking anti-reset windup (Rundqwist 1990) feeds back the
+   part of the demand that was cut, with gain 2 / K_v,P. The vertical integrator is bounded by g
+   (it stands in for a hover-thrust error, as PX4's).
+
+The output is an acceleration demand (plus the velocity demand it came from and the yaw): the
+safety filter sits between this stage and the attitude stage (ARCHITECTURE.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+
+from kestrel.airframe import GRAVITY_MPS2, QuadrotorAirframe
+from kestrel.component import Component, Port
+from kestrel.messages import AccelerationSetpoint, Odometry, TrajectorySetpoint, Vec3, VehicleMode
+
+from .params import TILT_MAX_AIR_DEG, ValidatedParams, in_flight, param
+
+log = logging.getLogger(__name__)
+
+MAX_PERIODS_PER_STEP = 4.0
+"""Integrator step cap, in nominal periods, after a gap in the inputs (estimate lost a while)."""
+
+_POS_P = "m/s per m"
+_VEL_P = "m/s² per m/s"
+_VEL_I = "m/s² per m"
+_VEL_D = "m/s² per m/s²"
+
+
+@dataclass(frozen=True)
+class PositionControlParams(ValidatedParams):
+    """Position/velocity gains and limits (PX4 MPC_*), in acceleration units.
+
+    Defaults are tuned for REFERENCE_QUADROTOR with the default attitude (10 rad/s per rad) and
+    rate loops: a 1 m step settles within 5 % in about 1.2 s without overshoot, a 2 m/s² gust is
+    rejected, and a 3 m/s circle of 5 m radius is tracked within a few cm with feed-forward
+    (tests/test_position_control.py). The velocity loop (5 /s) stays at half the attitude
+    bandwidth; stiffer gains tracked better in the ideal model but amplify estimator noise.
+    """
+
+    xy_p: float = param(
+        1.5,
+        unit=_POS_P,
+        low=0.0,
+        high=10.0,
+        px4="MPC_XY_P",
+        description="Horizontal position gain: velocity demand per m of position error",
+    )
+    z_p: float = param(
+        1.5,
+        unit=_POS_P,
+        low=0.0,
+        high=10.0,
+        px4="MPC_Z_P",
+        description="Vertical position gain: velocity demand per m of altitude error",
+    )
+    xy_vel_p: float = param(
+        5.0,
+        unit=_VEL_P,
+        low=0.0,
+        high=20.0,
+        px4="MPC_XY_VEL_P_ACC",
+        description="Horizontal velocity P: acceleration demand per m/s of velocity error",
+    )
+    xy_vel_i: float = param(
+        3.0,
+        unit=_VEL_I,
+        low=0.0,
+        high=20.0,
+        px4="MPC_XY_VEL_I_ACC",
+        description="Horizontal velocity I: acceleration demand per m of integrated velocity error",
+    )
+    xy_vel_d: float = param(
+        0.0,
+        unit=_VEL_D,
+        low=0.0,
+        high=2.0,
+        px4="MPC_XY_VEL_D_ACC",
+        description="Horizontal velocity D: acceleration demand per m/s² of measured acceleration",
+    )
+    z_vel_p: float = param(
+        5.0,
+        unit=_VEL_P,
+        low=0.0,
+        high=30.0,
+        px4="MPC_Z_VEL_P_ACC",
+        description="Vertical velocity P: acceleration demand per m/s of climb-rate error",
+    )
+    z_vel_i: float = param(
+        2.5,
+        unit=_VEL_I,
+        low=0.0,
+        high=30.0,
+        px4="MPC_Z_VEL_I_ACC",
+        description="Vertical velocity I: acceleration demand per m of integrated climb-rate error",
+    )
+    z_vel_d: float = param(
+        0.0,
+        unit=_VEL_D,
+        low=0.0,
+        high=2.0,
+        px4="MPC_Z_VEL_D_ACC",
+        description="Vertical velocity D: acceleration demand per m/s² of measured vertical "
+        "acceleration",
+    )
+    xy_vel_max_mps: float = param(
+        12.0,
+        unit="m/s",
+        low=0.0,
+        high=30.0,
+        px4="MPC_XY_VEL_MAX",
+        description="Largest horizontal velocity demand",
+    )
+    z_vel_max_up_mps: float = param(
+        3.0,
+        unit="m/s",
+        low=0.0,
+        high=10.0,
+        px4="MPC_Z_VEL_MAX_UP",
+        description="Largest climb-rate demand",
+    )
+    z_vel_max_down_mps: float = param(
+        1.5,
+        unit="m/s",
+        low=0.0,
+        high=10.0,
+        px4="MPC_Z_VEL_MAX_DN",
+        description="Largest descent-rate demand",
+    )
+    tilt_max_deg: float = param(
+        TILT_MAX_AIR_DEG,
+        unit="deg",
+        low=1.0,
+        high=89.0,
+        px4="MPC_TILTMAX_AIR",
+        description="Largest tilt of the thrust vector the acceleration demand may require",
+    )
+    thrust_min: float = param(
+        0.12,
+        unit="1",
+        low=0.0,
+        high=1.0,
+        px4="MPC_THR_MIN",
+        description="Smallest collective thrust in flight, as a fraction of the airframe's maximum",
+    )
+    thrust_max: float = param(
+        0.9,
+        unit="1",
+        low=0.0,
+        high=1.0,
+        px4="MPC_THR_MAX",
+        description="Largest collective thrust, as a fraction of the airframe's maximum; below 1 "
+        "to leave rotor range for attitude torques",
+    )
+    velocity_derivative_cutoff_hz: float = param(
+        5.0,
+        unit="Hz",
+        low=0.1,
+        high=25.0,
+        px4="MPC_VELD_LP",
+        description="Cut-off of the low-pass filter on the velocity derivative (D term)",
+    )
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.thrust_min >= self.thrust_max:
+            raise ValueError(
+                f"PositionControlParams.thrust_min ({self.thrust_min}) must be below "
+                f"thrust_max ({self.thrust_max})"
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class PositionControlState:
+    """What the position/velocity loop remembers between ticks."""
+
+    velocity_integral_enu_mps2: Vec3
+    """Integrator output [m/s²]."""
+    acceleration_filtered_enu_mps2: Vec3
+    """Low-pass filtered derivative of the estimated velocity [m/s²] (D term)."""
+    last_velocity_enu_mps: Vec3 | None = None
+
+
+INITIAL_POSITION_CONTROL_STATE = PositionControlState((0.0, 0.0, 0.0), (0.0, 0.0, 0.0))
+
+
+@dataclass(frozen=True, slots=True)
+class PositionControlOutput:
+    acceleration_enu_mps2: Vec3
+    """Limited acceleration demand."""
+    velocity_demand_enu_mps: Vec3
+
+
+def constrain_xy(
+    v0: tuple[float, float], v1: tuple[float, float], max_norm: float
+) -> tuple[float, float]:
+    """v0 + v1 limited to `max_norm`, keeping as much of v0 as possible.
+
+    v0 is the position-loop term and v1 the feed-forward (PX4 ControlMath::constrainXY): if the
+    sum is too long and v0 alone fits, v1 is shortened along its own direction so that
+    |v0 + s·v1/|v1|| = max_norm, i.e. s = −(v0·u1) + sqrt((v0·u1)² − (|v0|² − max²)).
+    """
+    sx, sy = v0[0] + v1[0], v0[1] + v1[1]
+    if math.hypot(sx, sy) <= max_norm:
+        return (sx, sy)
+    n0 = math.hypot(v0[0], v0[1])
+    if n0 >= max_norm:
+        return (v0[0] * max_norm / n0, v0[1] * max_norm / n0)
+    n1 = math.hypot(v1[0], v1[1])
+    u1x, u1y = v1[0] / n1, v1[1] / n1
+    m = u1x * v0[0] + u1y * v0[1]
+    c = n0 * n0 - max_norm * max_norm
+    s = -m + math.sqrt(m * m - c)
+    return (v0[0] + u1x * s, v0[1] + u1y * s)
+
+
+class PositionControl:
+    """The position/velocity cascade as a pure update (PX4 PositionControl)."""
+
+    def __init__(self, params: PositionControlParams, airframe: QuadrotorAirframe) -> None:
+        self.params = params
+        max_accel = airframe.max_thrust_per_rotor_n * len(airframe.rotors) / airframe.mass_kg
+        self.accel_up_max_mps2 = params.thrust_max * max_accel - GRAVITY_MPS2
+        """Largest upward acceleration demand (thrust_max with the vehicle level)."""
+        self.accel_down_max_mps2 = GRAVITY_MPS2 - params.thrust_min * max_accel
+        """Largest downward acceleration demand (thrust_min)."""
+        self._specific_thrust_max_mps2 = params.thrust_max * max_accel
+        self._tan_tilt_max = math.tan(math.radians(params.tilt_max_deg))
+        self._xy_integral_max_mps2 = GRAVITY_MPS2 * self._tan_tilt_max
+        self._arw_gain = 2.0 / params.xy_vel_p if params.xy_vel_p > 0.0 else 0.0
+        self._velocity_filter_tau_s = 1.0 / (2.0 * math.pi * params.velocity_derivative_cutoff_hz)
+
+    def velocity_demand(
+        self, position_enu_m: Vec3, setpoint: TrajectorySetpoint
+    ) -> tuple[float, float, float]:
+        """Position P plus velocity feed-forward, limited (step 1 of the module docstring)."""
+        p = self.params
+        vff = setpoint.velocity_enu_mps
+        target = setpoint.position_enu_m
+        if target is None:
+            vp = (0.0, 0.0, 0.0)
+        else:
+            vp = (
+                p.xy_p * (target[0] - position_enu_m[0]),
+                p.xy_p * (target[1] - position_enu_m[1]),
+                p.z_p * (target[2] - position_enu_m[2]),
+            )
+        vx, vy = constrain_xy((vp[0], vp[1]), (vff[0], vff[1]), p.xy_vel_max_mps)
+        vz = min(max(vp[2] + vff[2], -p.z_vel_max_down_mps), p.z_vel_max_up_mps)
+        return (vx, vy, vz)
+
+    def update(
+        self,
+        state: PositionControlState,
+        *,
+        position_enu_m: Vec3,
+        velocity_enu_mps: Vec3,
+        setpoint: TrajectorySetpoint,
+        dt_s: float,
+        in_flight: bool,
+    ) -> tuple[PositionControlOutput, PositionControlState]:
+        """Acceleration demand for one tick; `in_flight` False holds the integrator at zero."""
+        p = self.params
+        v_sp = self.velocity_demand(position_enu_m, setpoint)
+        v = velocity_enu_mps
+        # Velocity derivative for the D term.
+        accel_f = state.acceleration_filtered_enu_mps2
+        last_v = state.last_velocity_enu_mps
+        if last_v is not None and dt_s > 0.0:
+            alpha = dt_s / (dt_s + self._velocity_filter_tau_s)
+            accel_f = (
+                accel_f[0] + alpha * ((v[0] - last_v[0]) / dt_s - accel_f[0]),
+                accel_f[1] + alpha * ((v[1] - last_v[1]) / dt_s - accel_f[1]),
+                accel_f[2] + alpha * ((v[2] - last_v[2]) / dt_s - accel_f[2]),
+            )
+        ex, ey, ez = v_sp[0] - v[0], v_sp[1] - v[1], v_sp[2] - v[2]
+        integral = state.velocity_integral_enu_mps2
+        aff = setpoint.acceleration_enu_mps2
+        ax = aff[0] + p.xy_vel_p * ex + integral[0] - p.xy_vel_d * accel_f[0]
+        ay = aff[1] + p.xy_vel_p * ey + integral[1] - p.xy_vel_d * accel_f[1]
+        az_demand = aff[2] + p.z_vel_p * ez + integral[2] - p.z_vel_d * accel_f[2]
+        # Vertical first, then what remains horizontally (tilt and total thrust).
+        az = min(max(az_demand, -self.accel_down_max_mps2), self.accel_up_max_mps2)
+        specific_thrust_z = GRAVITY_MPS2 + az
+        remaining = self._specific_thrust_max_mps2**2 - specific_thrust_z**2
+        horizontal_max = min(specific_thrust_z * self._tan_tilt_max, math.sqrt(max(remaining, 0.0)))
+        horizontal = math.hypot(ax, ay)
+        if horizontal > horizontal_max:
+            scale = horizontal_max / horizontal
+            ax_lim, ay_lim = ax * scale, ay * scale
+        else:
+            ax_lim, ay_lim = ax, ay
+        output = PositionControlOutput((ax_lim, ay_lim, az), v_sp)
+        if not in_flight:
+            new_integral = (0.0, 0.0, 0.0)
+        else:
+            # Vertical: stop integrating while saturated in the direction of the error.
+            if (az_demand >= self.accel_up_max_mps2 and ez >= 0.0) or (
+                az_demand <= -self.accel_down_max_mps2 and ez <= 0.0
+            ):
+                ez = 0.0
+            # Horizontal: tracking anti-windup on the cut part of the demand.
+            ex -= self._arw_gain * (ax - ax_lim)
+            ey -= self._arw_gain * (ay - ay_lim)
+            ix = integral[0] + p.xy_vel_i * ex * dt_s
+            iy = integral[1] + p.xy_vel_i * ey * dt_s
+            iz = integral[2] + p.z_vel_i * ez * dt_s
+            ixy = math.hypot(ix, iy)
+            if ixy > self._xy_integral_max_mps2:
+                ix *= self._xy_integral_max_mps2 / ixy
+                iy *= self._xy_integral_max_mps2 / ixy
+            iz = min(max(iz, -GRAVITY_MPS2), GRAVITY_MPS2)
+            new_integral = (ix, iy, iz)
+        return output, PositionControlState(new_integral, accel_f, v)
+
+
+def _finite(values: tuple[float, ...]) -> bool:
+    return all(math.isfinite(x) for x in values)
+
+
+def _setpoint_is_finite(sp: TrajectorySetpoint) -> bool:
+    return (
+        (sp.position_enu_m is None or _finite(sp.position_enu_m))
+        and _finite(sp.velocity_enu_mps)
+        and _finite(sp.acceleration_enu_mps2)
+        and math.isfinite(sp.yaw_rad)
+        and math.isfinite(sp.yaw_rate_radps)
+    )
+
+
+class PositionController(Component):
+    """Trajectory setpoint → acceleration demand in ENU (PX4 mc_pos_control).
+
+    Inputs: `odometry` (Odometry, state/odometry), `setpoint` (TrajectorySetpoint,
+    control/setpoint), `mode` (VehicleMode, planning/mode: integrators held at zero while
+    disarmed or on the ground). Output: `acceleration` (AccelerationSetpoint,
+    control/acceleration_setpoint), read by the safety filter or the attitude stage.
+
+    Publishes nothing before the first valid setpoint or without a valid, finite estimate. A
+    setpoint with a NaN or infinite field is refused and the last valid one kept (logged once per
+    episode).
+    """
+
+    inputs = {
+        "odometry": Port(Odometry, "state/odometry"),
+        "setpoint": Port(TrajectorySetpoint, "control/setpoint"),
+        "mode": Port(VehicleMode, "planning/mode"),
+    }
+    outputs = {"acceleration": Port(AccelerationSetpoint, "control/acceleration_setpoint")}
+    rate_hz = 50.0
+
+    def __init__(
+        self,
+        name: str,
+        namespace: str = "",
+        *,
+        params: PositionControlParams | None = None,
+        airframe: QuadrotorAirframe,
+    ) -> None:
+        super().__init__(name, namespace)
+        self.params = params if params is not None else PositionControlParams()
+        self.control = PositionControl(self.params, airframe)
+        self.state = INITIAL_POSITION_CONTROL_STATE
+        self._setpoint: TrajectorySetpoint | None = None
+        self._last_t_s: float | None = None
+        self._refusing = False
+
+    def step(
+        self,
+        t_s: float,
+        odometry: Odometry | None,
+        setpoint: TrajectorySetpoint | None,
+        mode: VehicleMode | None,
+    ) -> AccelerationSetpoint | None:
+        if setpoint is not None and setpoint is not self._setpoint:
+            if _setpoint_is_finite(setpoint):
+                self._setpoint = setpoint
+                self._refusing = False
+            elif not self._refusing:
+                log.warning("%s: non-finite setpoint refused: %s", self.qualified_name, setpoint)
+                self._refusing = True
+        sp = self._setpoint
+        if sp is None or odometry is None or not odometry.valid:
+            return None
+        position, velocity = odometry.position_enu_m, odometry.velocity_enu_mps
+        if not (_finite(position) and _finite(velocity)):
+            return None
+        period_s = 1.0 / self.rate_hz
+        dt_s = period_s if self._last_t_s is None else t_s - self._last_t_s
+        dt_s = min(max(dt_s, 0.0), MAX_PERIODS_PER_STEP * period_s)
+        self._last_t_s = t_s
+        output, self.state = self.control.update(
+            self.state,
+            position_enu_m=position,
+            velocity_enu_mps=velocity,
+            setpoint=sp,
+            dt_s=dt_s,
+            in_flight=in_flight(mode),
+        )
+        return AccelerationSetpoint(
+            t_s,
+            output.acceleration_enu_mps2,
+            output.velocity_demand_enu_mps,
+            sp.yaw_rad,
+            sp.yaw_rate_radps,
+        )

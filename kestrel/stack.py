@@ -1,0 +1,180 @@
+"""Builds the component graph of a scenario: the simulator plus, per vehicle, the flight stack.
+
+This is the one place where the scenario file meets the components: geographic waypoints become
+ENU points, scenario keys become parameter dataclasses, and each vehicle's components get its id
+as their namespace. The flight components receive sensor topics only; ground truth reaches the
+metrics probe and the run log, never a controller (tests/test_stack_wiring.py checks it).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from kestrel.airframe import REFERENCE_QUADROTOR
+from kestrel.bag import BagRecorder, MarkerShape, RunBag
+from kestrel.component import Component
+from kestrel.control.allocation import ControlAllocator
+from kestrel.control.attitude_control import AttitudeController
+from kestrel.control.position_control import PositionController
+from kestrel.control.rate_control import RateController
+from kestrel.geodesy import GeoOrigin
+from kestrel.metrics import FlightProbe
+from kestrel.perception.estimator import Estimator, EstimatorParams
+from kestrel.planning.mission import Mission, MissionPlan
+from kestrel.planning.operator import OperatorCommand, ScenarioOperator
+from kestrel.runner import LockstepRunner
+from kestrel.scenario import GeoWaypoint, Scenario, ScenarioError, VehicleSpec
+from kestrel.sim.obstacles import BoxObstacle, CylinderObstacle, obstacle_from_mapping
+from kestrel.sim.quadrotor_sim import QuadrotorSim, SimVehicle
+from kestrel.sim.sensors.faults import FaultSpec
+from kestrel.sim.sensors.suite import SensorSuiteConfig
+from kestrel.sim.wind import WindConfig
+
+BAG_RATE_HZ = 50.0
+"""Rate at which the run log samples each vehicle's topics (IMU decimated to it)."""
+
+
+@dataclass
+class Stack:
+    """A built, checked graph ready to run, and handles to what the metrics need."""
+
+    runner: LockstepRunner
+    sim: QuadrotorSim
+    probes: dict[str, FlightProbe]
+
+    def obstacle_shapes(self, t_s: float) -> list[MarkerShape]:
+        return [_marker(o) for o in self.sim.obstacle_snapshot(t_s)]
+
+
+def _marker(obstacle: Any) -> MarkerShape:
+    center = tuple(obstacle.center_m)
+    if isinstance(obstacle, BoxObstacle):
+        return MarkerShape("cube", center, tuple(obstacle.size_m), math.radians(obstacle.yaw_deg))
+    if isinstance(obstacle, CylinderObstacle):
+        d = 2.0 * obstacle.radius_m
+        h = obstacle.height_m
+        return MarkerShape("cylinder", (center[0], center[1], center[2] + h / 2), (d, d, h))
+    d = 2.0 * obstacle.radius_m
+    return MarkerShape("sphere", center, (d, d, d))
+
+
+def geo_origin(scenario: Scenario) -> GeoOrigin:
+    origin = scenario.world.origin
+    if origin is None:
+        return GeoOrigin()
+    return GeoOrigin(origin.lat_deg, origin.lon_deg, origin.alt_m, origin.geoid_undulation_m)
+
+
+def _waypoints_enu(vehicle: VehicleSpec, origin: GeoOrigin) -> tuple[tuple[float, ...], ...]:
+    assert vehicle.mission is not None
+    points = []
+    for wp in vehicle.mission.waypoints:
+        if isinstance(wp, GeoWaypoint):
+            points.append(origin.geographic_to_enu(wp.lat_deg, wp.lon_deg, wp.alt_m))
+        else:
+            points.append(tuple(float(v) for v in wp))
+    return tuple(points)
+
+
+def _sensor_config(vehicle: VehicleSpec) -> SensorSuiteConfig:
+    faults = tuple(
+        FaultSpec(sensor=f.sensor, mode=f.mode, t_s=f.t, until_s=f.until, value=f.values)
+        for f in vehicle.faults
+    )
+    return SensorSuiteConfig(gnss=vehicle.sensors.gnss, faults=faults)
+
+
+def flight_stack(vehicle: VehicleSpec, origin: GeoOrigin) -> list[Component]:
+    """The on-vehicle components of one quadrotor (what runs on its onboard computer)."""
+    vid = vehicle.id
+    airframe = REFERENCE_QUADROTOR
+    components: list[Component] = [
+        Estimator("estimator", vid, params=EstimatorParams(), origin=origin),
+        PositionController("position_control", vid, airframe=airframe),
+        AttitudeController("attitude_control", vid, airframe=airframe),
+        RateController("rate_control", vid, airframe=airframe),
+        ControlAllocator("control_allocator", vid, airframe=airframe),
+    ]
+    mission = vehicle.mission
+    start = tuple(float(v) for v in vehicle.start.position)
+    if mission is not None:
+        plan = MissionPlan(
+            start_position_enu_m=start,
+            takeoff_alt_m=mission.takeoff_alt_m,
+            waypoints_enu_m=_waypoints_enu(vehicle, origin),
+            cruise_speed_mps=mission.cruise_speed_mps,
+            then=mission.then,
+            start_yaw_rad=math.radians(vehicle.start.yaw_deg),
+        )
+    else:
+        # No mission: the vehicle stays on the ground, disarmed, unless a pilot flies it.
+        plan = MissionPlan(
+            start_position_enu_m=start,
+            takeoff_alt_m=1.0,
+            waypoints_enu_m=(),
+            cruise_speed_mps=1.0,
+            then="land",
+            start_yaw_rad=math.radians(vehicle.start.yaw_deg),
+        )
+    components.append(Mission("mission", vid, plan=plan))
+    commands = [
+        OperatorCommand(
+            t_s=c.t,
+            until_s=c.until,
+            velocity_mps=c.velocity_mps,
+            frame="base_link" if c.frame == "body" else "map",
+            goto=c.goto,
+        )
+        for c in vehicle.operator
+    ]
+    components.append(ScenarioOperator("operator", vid, commands=commands))
+    return components
+
+
+def build_stack(scenario: Scenario, *, bag: RunBag | None = None) -> Stack:
+    """Every component of the scenario, wired and checked, plus the probes for metrics."""
+    origin = geo_origin(scenario)
+    wind = scenario.world.wind
+    sim = QuadrotorSim(
+        "sim",
+        physics_hz=scenario.physics_hz,
+        seed=scenario.seed,
+        vehicles=[
+            SimVehicle(
+                vehicle_id=v.id,
+                start_position_enu_m=tuple(float(x) for x in v.start.position),
+                start_yaw_rad=math.radians(v.start.yaw_deg),
+                sensors=_sensor_config(v),
+            )
+            for v in scenario.vehicles
+        ],
+        wind=WindConfig(mean_enu_mps=tuple(wind.mean_mps), gust_std_mps=wind.gust_std_mps),
+        obstacles=[obstacle_from_mapping(o.model_dump()) for o in scenario.world.obstacles],
+        origin=origin,
+    )
+    components: list[Component] = [sim]
+    probes: dict[str, FlightProbe] = {}
+    for vehicle in scenario.vehicles:
+        components += flight_stack(vehicle, origin)
+        probe = FlightProbe("metrics_probe", vehicle.id)
+        probes[vehicle.id] = probe
+        components.append(probe)
+        if bag is not None:
+            components.append(BagRecorder("bag_recorder", vehicle.id, bag=bag, rate_hz=BAG_RATE_HZ))
+    runner = LockstepRunner(components, physics_hz=scenario.physics_hz)
+    stack = Stack(runner, sim, probes)
+    if bag is not None:
+        bag.write_markers("/obstacles", 0.0, stack.obstacle_shapes(0.0))
+    return stack
+
+
+def check_scenario(scenario: Scenario, file: str) -> None:
+    """Deeper checks than the schema: build the whole graph once (as `kestrel validate` does)
+    so a value the components refuse is reported like a schema error."""
+    try:
+        stack = build_stack(scenario)
+    except ValueError as exc:
+        raise ScenarioError(file, "", str(exc)) from None
+    stack.sim.close()

@@ -1,0 +1,737 @@
+"""Error-state extended Kalman filter: IMU propagation, GNSS / barometer / magnetometer updates.
+
+Pure filter math; the `Estimator` component (estimator.py) feeds it messages. The formulation is
+the error-state Kalman filter (ESKF) of J. Solà, "Quaternion kinematics for the error-state
+Kalman filter", arXiv:1711.02508v1, 2017 (equation numbers below refer to that version), with
+the *local* angular error: q_true = q ⊗ exp(δθ).
+
+Nominal state (plain floats, per-tick path): position p (ENU, m), velocity v (ENU, m/s),
+orientation q (body FLU → ENU, (x, y, z, w)), gyro bias b_g (FLU, rad/s), accelerometer bias b_a
+(FLU, m/s²), barometer bias b_baro (m). Error state (16, numpy covariance):
+
+    δx = [δp(0:3), δv(3:6), δθ(6:9), δb_g(9:12), δb_a(12:15), δb_baro(15)]
+
+Gravity is a known constant (Solà's δg state is dropped).
+
+Measurements are fused **at their time of validity**. GNSS fixes arrive 50–100 ms after they
+were valid (SCENARIOS.md "Sensors"). The filter keeps a short ring buffer of past nominal
+states (one per predict step) and forms the innovation against the state interpolated at the
+measurement stamp, then corrects the *current* state. This is PX4 ekf2's delayed-horizon idea
+simplified: ekf2 runs the whole filter at the delayed horizon and predicts forward with an output
+observer; here the covariance stays at the current time and the delayed measurement's Jacobian
+maps the current error back over the delay τ with the kinematic model, δp(t−τ) ≈ δp − τ·δv
+(dropping the O(τ²) attitude/accel-bias terms and the process noise over τ, both negligible for
+τ ≤ 0.1 s). Because the buffered states were recorded before later corrections, the filter
+accumulates every correction it applies (Σδp, Σδv, Σδv·t, Σ world-yaw) and each buffered entry
+holds a snapshot of those sums, so a past state is read back "as currently believed":
+p(t_m) = p_buf + ΔΣδp − (ΔΣδv·t − t_m·ΔΣδv). Without this, a correction would be applied twice
+(once now, once again through the next innovation computed against the stale buffer).
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import math
+from collections import deque
+from typing import Protocol
+
+import numpy as np
+
+from kestrel.airframe import GRAVITY_MPS2
+from kestrel.messages import Quat, Vec3
+from kestrel.rotation import quat_from_euler, rotate
+
+log = logging.getLogger(__name__)
+import os
+_FULL = os.environ.get('FULLH') == '1'
+
+N_ERROR_STATES = 16
+IDX_P = 0
+IDX_V = 3
+IDX_THETA = 6
+IDX_BG = 9
+IDX_BA = 12
+IDX_BBARO = 15
+
+_MIN_HORIZONTAL_FIELD_FRACTION = 0.2
+"""Skip a heading update when the measured field's horizontal part (after tilt compensation) is
+below this fraction of the reference field's: the heading is then ill-defined (disturbance)."""
+
+
+class EkfTuning(Protocol):
+    """The parameters the filter reads. `EstimatorParams` (estimator.py) provides them, with
+    units, defaults and valid ranges documented there (one place for each default)."""
+
+    @property
+    def gyro_noise_density_radps_rthz(self) -> float: ...
+    @property
+    def accel_noise_density_mps2_rthz(self) -> float: ...
+    @property
+    def gyro_bias_random_walk_radps_rts(self) -> float: ...
+    @property
+    def accel_bias_random_walk_mps2_rts(self) -> float: ...
+    @property
+    def baro_bias_random_walk_m_rts(self) -> float: ...
+    @property
+    def init_velocity_std_mps(self) -> float: ...
+    @property
+    def init_tilt_std_deg(self) -> float: ...
+    @property
+    def init_yaw_std_deg(self) -> float: ...
+    @property
+    def init_gyro_bias_std_radps(self) -> float: ...
+    @property
+    def init_accel_bias_std_mps2(self) -> float: ...
+    @property
+    def gnss_gate_chi2(self) -> float: ...
+    @property
+    def baro_gate_chi2(self) -> float: ...
+    @property
+    def mag_gate_chi2(self) -> float: ...
+    @property
+    def gnss_reset_timeout_s(self) -> float: ...
+    @property
+    def baro_reset_timeout_s(self) -> float: ...
+    @property
+    def history_s(self) -> float: ...
+    @property
+    def earth_field_enu_t(self) -> Vec3: ...
+
+
+class Fusion(enum.Enum):
+    """Outcome of one measurement update."""
+
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    """Innovation outside the chi-square gate; the state is unchanged."""
+    RESET = "reset"
+    """Rejected for longer than the reset timeout: the state was reset to the measurement."""
+    TOO_OLD = "too_old"
+    """Stamp older than the history buffer: cannot be fused at its time of validity."""
+    SKIPPED = "skipped"
+    """Measurement carries no usable information (e.g. a near-vertical magnetic field)."""
+
+
+def align_at_rest(mean_accel_flu_mps2: Vec3, field_flu_t: Vec3, earth_field_enu_t: Vec3) -> Quat:
+    """Initial attitude of a vehicle at rest: roll/pitch from gravity, yaw from the magnetometer.
+
+    At rest the accelerometer measures f = Rᵀ·(0, 0, g). With R = Rz(ψ)·Ry(θ)·Rx(φ) (REP-103),
+    Rᵀ·e_z = (−sin θ, cos θ sin φ, cos θ cos φ), hence φ = atan2(f_y, f_z) and
+    θ = atan2(−f_x, √(f_y² + f_z²)). The magnetometer vector levelled by Ry(θ)·Rx(φ) must
+    point along the reference field's horizontal part once rotated by Rz(ψ), so ψ is the
+    reference heading minus the levelled field's heading (tilt-compensated compass).
+    """
+    fx, fy, fz = mean_accel_flu_mps2
+    roll = math.atan2(fy, fz)
+    pitch = math.atan2(-fx, math.sqrt(fy * fy + fz * fz))
+    level = rotate(quat_from_euler(roll, pitch, 0.0), field_flu_t)
+    yaw = math.atan2(earth_field_enu_t[1], earth_field_enu_t[0]) - math.atan2(level[1], level[0])
+    yaw = math.atan2(math.sin(yaw), math.cos(yaw))
+    return quat_from_euler(roll, pitch, yaw)
+
+
+def _flat_indices(blocks: list[tuple[int, int, bool]]) -> np.ndarray:
+    """Row-major flat indices of the 3×3 blocks of F rewritten each step, in the order given:
+    (first row, first column, diagonal only)."""
+    out: list[int] = []
+    for r0, c0, diagonal in blocks:
+        cells = (
+            [(i, i) for i in range(3)] if diagonal else [(i, j) for i in range(3) for j in range(3)]
+        )
+        out.extend((r0 + i) * N_ERROR_STATES + c0 + j for i, j in cells)
+    return np.asarray(out, dtype=np.intp)
+
+
+class ErrorStateEkf:
+    """16-state error-state EKF (Solà 2017) with time-of-validity measurement fusion.
+
+    Call `initialise` once, then `predict` with bias-uncorrected IMU averages and the `fuse_*`
+    methods with measurements as they arrive (any order, stamps in the recent past). State
+    properties return plain tuples. Counters (`gnss_rejected`, …) are cumulative.
+    """
+
+    def __init__(self, params: EkfTuning) -> None:
+        self.params = params
+        self._g = GRAVITY_MPS2
+        self.initialised = False
+        self._t_s = 0.0
+        self._p: Vec3 = (0.0, 0.0, 0.0)
+        self._v: Vec3 = (0.0, 0.0, 0.0)
+        self._q: Quat = (0.0, 0.0, 0.0, 1.0)
+        self._bg: Vec3 = (0.0, 0.0, 0.0)
+        self._ba: Vec3 = (0.0, 0.0, 0.0)
+        self._bb = 0.0
+        # Covariance and work buffers, allocated once; every per-step operation is in place.
+        self._P = np.zeros((N_ERROR_STATES, N_ERROR_STATES))
+        self._P_diag = self._P.reshape(-1)[:: N_ERROR_STATES + 1]  # writable view
+        self._F = np.eye(N_ERROR_STATES)
+        self._F_flat = self._F.reshape(-1)
+        self._F_idx = _flat_indices(
+            [
+                (IDX_P, IDX_V, True),  # I·Δt
+                (IDX_V, IDX_THETA, False),  # −R[a_m − a_b]×Δt
+                (IDX_V, IDX_BA, False),  # −R·Δt
+                (IDX_THETA, IDX_THETA, False),  # R{(ω_m − ω_b)Δt}ᵀ
+                (IDX_THETA, IDX_BG, True),  # −I·Δt
+            ]
+        )
+        self._T = np.empty((N_ERROR_STATES, N_ERROR_STATES))
+        self._q_step = np.empty(N_ERROR_STATES)
+        sa = params.accel_noise_density_mps2_rthz
+        sg = params.gyro_noise_density_radps_rthz
+        sbg = params.gyro_bias_random_walk_radps_rts
+        sba = params.accel_bias_random_walk_mps2_rts
+        sbb = params.baro_bias_random_walk_m_rts
+        # Diagonal of Q_i per second (Solà eq. 271 with continuous densities: σ²·Δt).
+        self._q_density = np.array(
+            [0.0] * 3
+            + [sa * sa] * 3
+            + [sg * sg] * 3
+            + [sbg * sbg] * 3
+            + [sba * sba] * 3
+            + [sbb * sbb]
+        )
+        # Ring buffer of (t, p, v, q, sums) at the predict rate; `sums` snapshots `_sums`.
+        self._history: deque[tuple[float, Vec3, Vec3, Quat, tuple[float, ...]]] = deque()
+        self._sums: tuple[float, ...] = (0.0,) * 10  # Σδp(3) Σδv(3) Σδv·t(3) Σyaw_world(1)
+        ex, ey, _ = params.earth_field_enu_t
+        self._field_ref_h = (ex, ey)
+        self._field_ref_h_norm = math.hypot(ex, ey)
+        if self._field_ref_h_norm <= 0.0:
+            raise ValueError("earth_field_enu_t has no horizontal component: heading undefined")
+        self._gnss_reject_since: float | None = None
+        self._baro_reject_since: float | None = None
+        self.gnss_rejected = 0
+        self.baro_rejected = 0
+        self.mag_rejected = 0
+        self.gnss_resets = 0
+        self.baro_resets = 0
+        self.too_old = 0
+
+    # ----------------------------------------------------------------- state access
+    @property
+    def t_s(self) -> float:
+        """Time of validity of the current state (stamp of the last IMU sample used)."""
+        return self._t_s
+
+    @property
+    def position_enu_m(self) -> Vec3:
+        return self._p
+
+    @property
+    def velocity_enu_mps(self) -> Vec3:
+        return self._v
+
+    @property
+    def orientation(self) -> Quat:
+        return self._q
+
+    @property
+    def gyro_bias_flu_radps(self) -> Vec3:
+        return self._bg
+
+    @property
+    def accel_bias_flu_mps2(self) -> Vec3:
+        return self._ba
+
+    @property
+    def baro_bias_m(self) -> float:
+        return self._bb
+
+    @property
+    def covariance(self) -> np.ndarray:
+        """A copy of the 16×16 error-state covariance (order: δp, δv, δθ, δb_g, δb_a, δb_baro)."""
+        return self._P.copy()
+
+    def std_summary(self) -> tuple[Vec3, Vec3, float]:
+        """(position std [m], velocity std [m/s], yaw std [rad]) from the covariance diagonal.
+
+        The yaw variance is that of the world-z component of the rotation error, r₂·P_θθ·r₂ᵀ
+        with r₂ the third row of R(q) (the local error δθ seen in ENU is R·δθ).
+        """
+        d = self._P_diag.tolist()
+        x, y, z, w = self._q
+        r0 = 2.0 * (x * z - y * w)
+        r1 = 2.0 * (y * z + x * w)
+        r2 = 1.0 - 2.0 * (x * x + y * y)
+        Pt = self._P[IDX_THETA : IDX_THETA + 3, IDX_THETA : IDX_THETA + 3].tolist()
+        var_yaw = (
+            r0 * (r0 * Pt[0][0] + r1 * Pt[0][1] + r2 * Pt[0][2])
+            + r1 * (r0 * Pt[1][0] + r1 * Pt[1][1] + r2 * Pt[1][2])
+            + r2 * (r0 * Pt[2][0] + r1 * Pt[2][1] + r2 * Pt[2][2])
+        )
+        sqrt = math.sqrt
+        return (
+            (sqrt(max(d[0], 0.0)), sqrt(max(d[1], 0.0)), sqrt(max(d[2], 0.0))),
+            (sqrt(max(d[3], 0.0)), sqrt(max(d[4], 0.0)), sqrt(max(d[5], 0.0))),
+            sqrt(max(var_yaw, 0.0)),
+        )
+
+    def is_finite(self) -> bool:
+        """False if the nominal state has become non-finite (never expected; a guard)."""
+        s = sum(self._p) + sum(self._v) + sum(self._q) + sum(self._bg) + sum(self._ba) + self._bb
+        return math.isfinite(s)
+
+    # ----------------------------------------------------------------- initialisation
+    def initialise(
+        self,
+        *,
+        t_s: float,
+        position_enu_m: Vec3,
+        position_std_m: Vec3,
+        orientation: Quat,
+        gyro_bias_flu_radps: Vec3 = (0.0, 0.0, 0.0),
+        accel_bias_flu_mps2: Vec3 = (0.0, 0.0, 0.0),
+        baro_bias_m: float = 0.0,
+        baro_bias_std_m: float = 10.0,
+        velocity_enu_mps: Vec3 = (0.0, 0.0, 0.0),
+        rest_specific_force_flu_mps2: Vec3 | None = None,
+    ) -> None:
+        """Set the nominal state and the initial covariance.
+
+        The attitude uncertainty is given in ENU (tilt about east/north, yaw about up) and
+        rotated into the local error frame: P_θθ = Rᵀ·diag(σ_tilt², σ_tilt², σ_yaw²)·R.
+
+        When the attitude was levelled on the accelerometer at rest
+        (`rest_specific_force_flu_mps2` = the mean specific force f used), the horizontal
+        accelerometer bias went into the tilt: the alignment makes R·(f − b_a) vertical with
+        b_a = 0, so the tilt error and the bias error are tied by δθ × f = δb_a, i.e.
+        δθ = M·δb_a with M = [f]×/|f|² (the part of δθ along f is heading, left free). The
+        prior then carries that correlation, P_θθ += M·P_ba·Mᵀ, P_θ,ba = M·P_ba, and
+        `init_tilt_std_deg` is only the tilt error beyond the bias. Without it the filter
+        would "learn" the unobservable split between tilt and bias from noisy GNSS in the
+        first seconds (≈ 1° tilt errors with 2 cm fixes), which also corrupts the
+        tilt-compensated magnetic heading.
+        """
+        p = self.params
+        self._t_s = t_s
+        self._p = tuple(float(c) for c in position_enu_m)  # type: ignore[assignment]
+        self._v = tuple(float(c) for c in velocity_enu_mps)  # type: ignore[assignment]
+        n = math.sqrt(sum(c * c for c in orientation))
+        self._q = tuple(c / n for c in orientation)  # type: ignore[assignment]
+        self._bg = tuple(float(c) for c in gyro_bias_flu_radps)  # type: ignore[assignment]
+        self._ba = tuple(float(c) for c in accel_bias_flu_mps2)  # type: ignore[assignment]
+        self._bb = float(baro_bias_m)
+        P = self._P
+        P[:] = 0.0
+        for i in range(3):
+            P[IDX_P + i, IDX_P + i] = position_std_m[i] ** 2
+            P[IDX_V + i, IDX_V + i] = p.init_velocity_std_mps**2
+            P[IDX_BG + i, IDX_BG + i] = p.init_gyro_bias_std_radps**2
+            P[IDX_BA + i, IDX_BA + i] = p.init_accel_bias_std_mps2**2
+        tilt = math.radians(p.init_tilt_std_deg)
+        yaw = math.radians(p.init_yaw_std_deg)
+        R = self._rotation_matrix()
+        P[IDX_THETA : IDX_THETA + 3, IDX_THETA : IDX_THETA + 3] = (
+            R.T @ np.diag([tilt * tilt, tilt * tilt, yaw * yaw]) @ R
+        )
+        if rest_specific_force_flu_mps2 is not None:
+            fx, fy, fz = rest_specific_force_flu_mps2
+            n2 = fx * fx + fy * fy + fz * fz
+            M = np.array([[0.0, -fz, fy], [fz, 0.0, -fx], [-fy, fx, 0.0]]) / n2
+            P_ba = P[IDX_BA : IDX_BA + 3, IDX_BA : IDX_BA + 3]
+            th, ba = slice(IDX_THETA, IDX_THETA + 3), slice(IDX_BA, IDX_BA + 3)
+            P[th, th] += M @ P_ba @ M.T
+            P[th, ba] = M @ P_ba
+            P[ba, th] = P[th, ba].T
+        P[IDX_BBARO, IDX_BBARO] = baro_bias_std_m**2
+        self._sums = (0.0,) * 10
+        self._history.clear()
+        self._history.append((t_s, self._p, self._v, self._q, self._sums))
+        self._gnss_reject_since = None
+        self._baro_reject_since = None
+        self.initialised = True
+
+    def _rotation_matrix(self) -> np.ndarray:
+        x, y, z, w = self._q
+        return np.array(
+            [
+                [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+                [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+                [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
+            ]
+        )
+
+    # ----------------------------------------------------------------- prediction
+    def predict(self, t_s: float, gyro_flu_radps: Vec3, accel_flu_mps2: Vec3, dt_s: float) -> None:
+        """Propagate nominal state and covariance over `dt_s` with mean IMU readings.
+
+        `gyro_flu_radps` and `accel_flu_mps2` are the raw (bias-uncorrected) gyro and specific
+        force averaged over the interval; `t_s` is the stamp of its last sample.
+
+        Nominal state, Solà eq. (260) (biases constant):
+            p ← p + v·Δt + ½(R(a_m − a_b) + g)Δt²,  v ← v + (R(a_m − a_b) + g)Δt,
+            q ← q ⊗ q{(ω_m − ω_b)Δt}.
+        Error covariance, eqs. (262)–(264), (269), (271): P ← F_x P F_xᵀ + Q with
+            F_x = [[I, IΔt, 0, 0, 0, 0],
+                   [0, I, −R[a_m − a_b]×Δt, 0, −RΔt, 0],
+                   [0, 0, Rᵀ{(ω_m − ω_b)Δt}, −IΔt, 0, 0],
+                   [0, 0, 0, I, 0, 0], [0, 0, 0, 0, I, 0], [0, 0, 0, 0, 0, 1]]
+        and Q diagonal (σ_a²Δt on δv, σ_ω²Δt on δθ, random walks on the biases), σ being noise
+        *densities*, so that Q scales with Δt. R[a]× is formed as [R·a]×·R (one rotation, no
+        extra matrix product). F is preallocated; only its 33 time-varying entries are written.
+        """
+        if not dt_s > 0.0:
+            return
+        x, y, z, w = self._q
+        bgx, bgy, bgz = self._bg
+        wx = gyro_flu_radps[0] - bgx
+        wy = gyro_flu_radps[1] - bgy
+        wz = gyro_flu_radps[2] - bgz
+        bax, bay, baz = self._ba
+        ax = accel_flu_mps2[0] - bax
+        ay = accel_flu_mps2[1] - bay
+        az = accel_flu_mps2[2] - baz
+        # R(q), Solà eq. (115).
+        xx, yy, zz = x * x, y * y, z * z
+        xy, xz, yz = x * y, x * z, y * z
+        xw, yw, zw = x * w, y * w, z * w
+        r00 = 1.0 - 2.0 * (yy + zz)
+        r01 = 2.0 * (xy - zw)
+        r02 = 2.0 * (xz + yw)
+        r10 = 2.0 * (xy + zw)
+        r11 = 1.0 - 2.0 * (xx + zz)
+        r12 = 2.0 * (yz - xw)
+        r20 = 2.0 * (xz - yw)
+        r21 = 2.0 * (yz + xw)
+        r22 = 1.0 - 2.0 * (xx + yy)
+        fx = r00 * ax + r01 * ay + r02 * az
+        fy = r10 * ax + r11 * ay + r12 * az
+        fz = r20 * ax + r21 * ay + r22 * az
+        accz = fz - self._g
+        px, py, pz = self._p
+        vx, vy, vz = self._v
+        h = 0.5 * dt_s * dt_s
+        self._p = (px + vx * dt_s + fx * h, py + vy * dt_s + fy * h, pz + vz * dt_s + accz * h)
+        self._v = (vx + fx * dt_s, vy + fy * dt_s, vz + accz * dt_s)
+        # q ⊗ exp((ω_m − ω_b)Δt), exact exponential map.
+        tx, ty, tz = wx * dt_s, wy * dt_s, wz * dt_s
+        angle = math.sqrt(tx * tx + ty * ty + tz * tz)
+        if angle > 1e-12:
+            s = math.sin(0.5 * angle) / angle
+            dw = math.cos(0.5 * angle)
+        else:
+            s, dw = 0.5, 1.0
+        dx, dy, dz = tx * s, ty * s, tz * s
+        qx = w * dx + x * dw + y * dz - z * dy
+        qy = w * dy - x * dz + y * dw + z * dx
+        qz = w * dz + x * dy - y * dx + z * dw
+        qw = w * dw - x * dx - y * dy - z * dz
+        n = 1.0 / math.sqrt(qx * qx + qy * qy + qz * qz + qw * qw)
+        self._q = (qx * n, qy * n, qz * n, qw * n)
+        # Time-varying blocks of F_x. M = [f]×·R = R·[a]× with f = R·a.
+        m00 = -fz * r10 + fy * r20
+        m01 = -fz * r11 + fy * r21
+        m02 = -fz * r12 + fy * r22
+        m10 = fz * r00 - fx * r20
+        m11 = fz * r01 - fx * r21
+        m12 = fz * r02 - fx * r22
+        m20 = -fy * r00 + fx * r10
+        m21 = -fy * r01 + fx * r11
+        m22 = -fy * r02 + fx * r12
+        # Rᵀ{θ}: transpose of the rotation matrix of dq.
+        ddx, ddy, ddz = dx * dx, dy * dy, dz * dz
+        e01 = 2.0 * (dx * dy - dz * dw)
+        e10 = 2.0 * (dx * dy + dz * dw)
+        e02 = 2.0 * (dx * dz + dy * dw)
+        e20 = 2.0 * (dx * dz - dy * dw)
+        e12 = 2.0 * (dy * dz - dx * dw)
+        e21 = 2.0 * (dy * dz + dx * dw)
+        e00 = 1.0 - 2.0 * (ddy + ddz)
+        e11 = 1.0 - 2.0 * (ddx + ddz)
+        e22 = 1.0 - 2.0 * (ddx + ddy)
+        t = -dt_s
+        self._F_flat[self._F_idx] = (
+            dt_s, dt_s, dt_s,
+            m00 * t, m01 * t, m02 * t, m10 * t, m11 * t, m12 * t, m20 * t, m21 * t, m22 * t,
+            r00 * t, r01 * t, r02 * t, r10 * t, r11 * t, r12 * t, r20 * t, r21 * t, r22 * t,
+            e00, e10, e20, e01, e11, e21, e02, e12, e22,
+            t, t, t,
+        )  # fmt: skip
+        P = self._P
+        np.matmul(self._F, P, out=self._T)
+        np.matmul(self._T, self._F.T, out=P)
+        np.multiply(self._q_density, dt_s, out=self._q_step)
+        self._P_diag += self._q_step
+        self._t_s = t_s
+        history = self._history
+        history.append((t_s, self._p, self._v, self._q, self._sums))
+        if t_s - history[0][0] > self.params.history_s:
+            history.popleft()
+
+    # ----------------------------------------------------------------- delayed states
+    def _past_entries(self, t_m: float) -> tuple[tuple, tuple, float] | None:
+        """The two buffered entries bracketing `t_m` and the interpolation fraction, or None
+        when `t_m` is older than the buffer. A stamp newer than the current state maps to the
+        current entry (fraction 1), extrapolated by the caller through τ < 0."""
+        history = self._history
+        newest = history[-1]
+        if t_m >= newest[0]:
+            return newest, newest, 1.0
+        if t_m < history[0][0]:
+            return None
+        for i in range(len(history) - 2, -1, -1):
+            older = history[i]
+            if older[0] <= t_m:
+                newer = history[i + 1]
+                span = newer[0] - older[0]
+                return older, newer, (t_m - older[0]) / span if span > 0.0 else 1.0
+        return None
+
+    def _believed_position(self, entry: tuple, t_m: float) -> Vec3:
+        """Buffered position corrected by everything fused since it was recorded."""
+        p = entry[1]
+        s0 = entry[4]
+        s = self._sums
+        return (
+            p[0] + (s[0] - s0[0]) - (s[6] - s0[6]) + t_m * (s[3] - s0[3]),
+            p[1] + (s[1] - s0[1]) - (s[7] - s0[7]) + t_m * (s[4] - s0[4]),
+            p[2] + (s[2] - s0[2]) - (s[8] - s0[8]) + t_m * (s[5] - s0[5]),
+        )
+
+    def _position_at(self, t_m: float) -> Vec3 | None:
+        found = self._past_entries(t_m)
+        if found is None:
+            return None
+        older, newer, alpha = found
+        if older is newer:  # at or after the current state: extrapolate with v
+            lead = t_m - self._t_s
+            p, v = self._p, self._v
+            return (p[0] + v[0] * lead, p[1] + v[1] * lead, p[2] + v[2] * lead)
+        a = self._believed_position(older, t_m)
+        b = self._believed_position(newer, t_m)
+        return (
+            a[0] + alpha * (b[0] - a[0]),
+            a[1] + alpha * (b[1] - a[1]),
+            a[2] + alpha * (b[2] - a[2]),
+        )
+
+    # ----------------------------------------------------------------- measurement updates
+    def fuse_position(self, t_valid_s: float, position_enu_m: Vec3, std_enu_m: Vec3) -> Fusion:
+        """GNSS position (antenna at the centre of mass) valid at `t_valid_s`.
+
+        Innovation y = z − p̂(t_m) against the buffered state at the stamp; Jacobian on the
+        current error H = [I, −τI, 0…] with τ = t − t_m (see module docstring). Gain, update and
+        covariance as Solà eqs. (273)–(275), with the symmetric form P ← P − K·S·Kᵀ
+        (= P − K·(PHᵀ)ᵀ) followed by symmetrisation. Gate: yᵀS⁻¹y ≤ `gnss_gate_chi2`.
+        If every fix is rejected for `gnss_reset_timeout_s`, the position is reset to the
+        GNSS (as PX4 ekf2 does after persistent innovation-check failures): the filter
+        trusts GNSS over its own dead reckoning in the long run.
+        """
+        past = self._position_at(t_valid_s)
+        if past is None:
+            self.too_old += 1
+            return Fusion.TOO_OLD
+        y = (
+            position_enu_m[0] - past[0],
+            position_enu_m[1] - past[1],
+            position_enu_m[2] - past[2],
+        )
+        tau = self._t_s - t_valid_s
+        P = self._P
+        PHt = P[:, IDX_P : IDX_P + 3] - tau * P[:, IDX_V : IDX_V + 3]
+        S = PHt[IDX_P : IDX_P + 3] - tau * PHt[IDX_V : IDX_V + 3]
+        S[0, 0] += std_enu_m[0] ** 2
+        S[1, 1] += std_enu_m[1] ** 2
+        S[2, 2] += std_enu_m[2] ** 2
+        S_inv = np.linalg.inv(S)
+        y_arr = np.array(y)
+        d2 = float(y_arr @ S_inv @ y_arr)
+        if not d2 <= self.params.gnss_gate_chi2:
+            self.gnss_rejected += 1
+            if self._gnss_reject_since is None:
+                self._gnss_reject_since = t_valid_s
+            elif t_valid_s - self._gnss_reject_since >= self.params.gnss_reset_timeout_s:
+                self._reset_position(y, std_enu_m)
+                return Fusion.RESET
+            return Fusion.REJECTED
+        self._gnss_reject_since = None
+        K = PHt @ S_inv
+        P -= K @ PHt.T
+        self._symmetrise()
+        self._inject((K @ y_arr).tolist())
+        return Fusion.ACCEPTED
+
+    def fuse_baro_height(self, t_valid_s: float, height_m: float, std_m: float) -> Fusion:
+        """Barometric height above the origin, modelled as z + b_baro + noise.
+
+        Scalar update with h = e_z − τ·e_vz + e_baro (time of validity as in `fuse_position`).
+        Persistent rejection (a pressure step) resets the bias so the baro matches the state.
+        """
+        past = self._position_at(t_valid_s)
+        if past is None:
+            self.too_old += 1
+            return Fusion.TOO_OLD
+        y = height_m - (past[2] + self._bb)
+        tau = self._t_s - t_valid_s
+        P = self._P
+        ph = P[:, IDX_P + 2] - tau * P[:, IDX_V + 2] + P[:, IDX_BBARO]
+        s = float(ph[IDX_P + 2] - tau * ph[IDX_V + 2] + ph[IDX_BBARO]) + std_m * std_m
+        if not y * y <= self.params.baro_gate_chi2 * s:
+            self.baro_rejected += 1
+            if self._baro_reject_since is None:
+                self._baro_reject_since = t_valid_s
+            elif t_valid_s - self._baro_reject_since >= self.params.baro_reset_timeout_s:
+                self._reset_baro_bias(y, std_m)
+                return Fusion.RESET
+            return Fusion.REJECTED
+        self._baro_reject_since = None
+        self._scalar_update(ph, s, y)
+        return Fusion.ACCEPTED
+
+    def reset_baro_bias(self, height_m: float, std_m: float) -> None:
+        """Set b_baro so that `height_m` matches the current height (first baro sample)."""
+        self._set_baro_bias(height_m - (self._p[2] + self._bb), std_m)
+
+    def fuse_mag_heading(self, t_valid_s: float, field_flu_t: Vec3, std_rad: float) -> Fusion:
+        """Magnetometer as a heading measurement (tilt-compensated with the estimated attitude).
+
+        The field is rotated into ENU with the attitude believed at the stamp; the signed angle
+        ε from the reference field's horizontal part to the measured one's is the heading the
+        estimate has in excess (PX4 ekf2 fuses magnetic heading the same way, as a yaw
+        observation). Innovation y = −ε; Jacobian on the local error: the world-z component
+        of R·δθ, i.e. h_θ = third row of R. Only the horizontal direction of
+        `earth_field_enu_t` matters (it encodes the declination).
+        """
+        found = self._past_entries(t_valid_s)
+        if found is None:
+            self.too_old += 1
+            return Fusion.TOO_OLD
+        older = found[0]
+        # Yaw corrections applied since the stamp (world z), so the past attitude is "as now
+        # believed"; the heading changes little within one buffer step, so no interpolation.
+        yaw_since = self._sums[9] - older[4][9]
+        x, y, z, w = older[3]
+        mx, my, mz = field_flu_t
+        # Horizontal part of R(q_m)·m.
+        me = (1 - 2 * (y * y + z * z)) * mx + 2 * (x * y - z * w) * my + 2 * (x * z + y * w) * mz
+        mn = 2 * (x * y + z * w) * mx + (1 - 2 * (x * x + z * z)) * my + 2 * (y * z - x * w) * mz
+        mu = 2 * (x * z - y * w) * mx + 2 * (y * z + x * w) * my + (1 - 2 * (x * x + y * y)) * mz
+        h_sq = me * me + mn * mn
+        if h_sq < (_MIN_HORIZONTAL_FIELD_FRACTION * self._field_ref_h_norm) ** 2:
+            return Fusion.SKIPPED
+        re, rn = self._field_ref_h
+        eps = math.atan2(re * mn - rn * me, re * me + rn * mn) + yaw_since
+        innovation = -math.atan2(math.sin(eps), math.cos(eps))
+        x, y, z, w = self._q
+        if _FULL:
+            we = -mu * me / h_sq
+            wn = -mu * mn / h_sq
+        else:
+            we = wn = 0.0
+        r00 = 1 - 2 * (y * y + z * z); r01 = 2 * (x * y - z * w); r02 = 2 * (x * z + y * w)
+        r10 = 2 * (x * y + z * w); r11 = 1 - 2 * (x * x + z * z); r12 = 2 * (y * z - x * w)
+        r20 = 2.0 * (x * z - y * w); r21 = 2.0 * (y * z + x * w); r22 = 1.0 - 2.0 * (x * x + y * y)
+        h0 = we * r00 + wn * r10 + r20
+        h1 = we * r01 + wn * r11 + r21
+        h2 = we * r02 + wn * r12 + r22
+        P = self._P
+        ph = P[:, IDX_THETA] * h0 + P[:, IDX_THETA + 1] * h1 + P[:, IDX_THETA + 2] * h2  # P·hᵀ
+        s = (
+            float(ph[IDX_THETA] * h0 + ph[IDX_THETA + 1] * h1 + ph[IDX_THETA + 2] * h2)
+            + std_rad * std_rad
+        )
+        if not innovation * innovation <= self.params.mag_gate_chi2 * s:
+            self.mag_rejected += 1
+            return Fusion.REJECTED
+        self._scalar_update(ph, s, innovation)
+        return Fusion.ACCEPTED
+
+    def _scalar_update(self, ph: np.ndarray, s: float, y: float) -> None:
+        """K = P·hᵀ/s; δx = K·y; P ← P − K·s·Kᵀ (Solà eqs. 273–275, symmetric form)."""
+        k = ph / s
+        self._P -= np.outer(k, ph)
+        self._symmetrise()
+        self._inject((k * y).tolist())
+
+    def _symmetrise(self) -> None:
+        np.add(self._P, self._P.T, out=self._T)
+        np.multiply(self._T, 0.5, out=self._P)
+
+    def _inject(self, dx: list[float]) -> None:
+        """Inject the observed error into the nominal state and reset it (Solà §6.2–6.3).
+
+        Injection, eqs. (282)–(283): p += δp, v += δv, q ← q ⊗ q{δθ}, biases += δb.
+        Reset, eqs. (284)–(287): δx ← 0 and P ← G·P·Gᵀ with G = I except the attitude block
+        I − [½δθ]× (the new local error is expressed about the corrected attitude).
+        Also accumulates the corrections for the time-of-validity bookkeeping.
+        """
+        px, py, pz = self._p
+        vx, vy, vz = self._v
+        self._p = (px + dx[0], py + dx[1], pz + dx[2])
+        self._v = (vx + dx[3], vy + dx[4], vz + dx[5])
+        tx, ty, tz = dx[6], dx[7], dx[8]
+        x, y, z, w = self._q
+        world_yaw = (
+            2.0 * (x * z - y * w) * tx + 2.0 * (y * z + x * w) * ty + (1 - 2 * (x * x + y * y)) * tz
+        )
+        angle = math.sqrt(tx * tx + ty * ty + tz * tz)
+        if angle > 1e-12:
+            s = math.sin(0.5 * angle) / angle
+            ew = math.cos(0.5 * angle)
+        else:
+            s, ew = 0.5, 1.0
+        ex, ey, ez = tx * s, ty * s, tz * s
+        qx = w * ex + x * ew + y * ez - z * ey
+        qy = w * ey - x * ez + y * ew + z * ex
+        qz = w * ez + x * ey - y * ex + z * ew
+        qw = w * ew - x * ex - y * ey - z * ez
+        n = 1.0 / math.sqrt(qx * qx + qy * qy + qz * qz + qw * qw)
+        self._q = (qx * n, qy * n, qz * n, qw * n)
+        bg, ba = self._bg, self._ba
+        self._bg = (bg[0] + dx[9], bg[1] + dx[10], bg[2] + dx[11])
+        self._ba = (ba[0] + dx[12], ba[1] + dx[13], ba[2] + dx[14])
+        self._bb += dx[15]
+        t = self._t_s
+        s0 = self._sums
+        self._sums = (
+            s0[0] + dx[0], s0[1] + dx[1], s0[2] + dx[2],
+            s0[3] + dx[3], s0[4] + dx[4], s0[5] + dx[5],
+            s0[6] + dx[3] * t, s0[7] + dx[4] * t, s0[8] + dx[5] * t,
+            s0[9] + world_yaw,
+        )  # fmt: skip
+        if angle > 1e-12:
+            G = np.array(
+                [[1.0, 0.5 * tz, -0.5 * ty], [-0.5 * tz, 1.0, 0.5 * tx], [0.5 * ty, -0.5 * tx, 1.0]]
+            )
+            P = self._P
+            th = slice(IDX_THETA, IDX_THETA + 3)
+            P[th, :] = G @ P[th, :]
+            P[:, th] = P[:, th] @ G.T
+
+    def _reset_position(self, innovation: Vec3, std_enu_m: Vec3) -> None:
+        """Move the position onto the GNSS fix; its covariance becomes the fix's."""
+        self.gnss_resets += 1
+        log.warning(
+            "GNSS rejected for %.1f s: position reset by (%.2f, %.2f, %.2f) m",
+            self.params.gnss_reset_timeout_s,
+            *innovation,
+        )
+        self._inject([innovation[0], innovation[1], innovation[2]] + [0.0] * 13)
+        P = self._P
+        P[IDX_P : IDX_P + 3, :] = 0.0
+        P[:, IDX_P : IDX_P + 3] = 0.0
+        for i in range(3):
+            P[IDX_P + i, IDX_P + i] = std_enu_m[i] ** 2
+        self._gnss_reject_since = None
+
+    def _reset_baro_bias(self, innovation_m: float, std_m: float) -> None:
+        self.baro_resets += 1
+        log.warning(
+            "barometer rejected for %.1f s: bias reset by %.2f m",
+            self.params.baro_reset_timeout_s,
+            innovation_m,
+        )
+        self._set_baro_bias(innovation_m, std_m)
+
+    def _set_baro_bias(self, innovation_m: float, std_m: float) -> None:
+        """Shift b_baro by the innovation; its variance becomes the measurement's plus the
+        height's, uncorrelated with the rest."""
+        self._bb += innovation_m
+        P = self._P
+        var = std_m * std_m + float(P[IDX_P + 2, IDX_P + 2])
+        P[IDX_BBARO, :] = 0.0
+        P[:, IDX_BBARO] = 0.0
+        P[IDX_BBARO, IDX_BBARO] = var
+        self._baro_reject_since = None

@@ -1,0 +1,566 @@
+"""The state estimator component: IMU + GNSS + barometer + magnetometer → `state/odometry`.
+
+Wraps the error-state EKF of ekf.py (PX4's ekf2 stage in the chain sensors → estimator →
+control). Messages are validated here, at the component boundary: a NaN/inf sample or fix is
+counted and skipped, never fused.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+
+from kestrel.airframe import GRAVITY_MPS2
+from kestrel.atmosphere import altitude_at_pressure_m
+from kestrel.component import Component, Port
+from kestrel.control.params import ValidatedParams, param
+from kestrel.geodesy import GeoOrigin
+from kestrel.messages import FluidPressure, Imu, MagneticField, NavSatFix, Odometry, Vec3
+from kestrel.perception.ekf import ErrorStateEkf, align_at_rest
+
+log = logging.getLogger(__name__)
+
+_ICM42688P_GYRO_NOISE_DPS_RTHZ = 2.8e-3
+"""TDK InvenSense ICM-42688-P datasheet DS-000347: gyroscope rate noise spectral density."""
+_ICM42688P_ACCEL_NOISE_G_RTHZ = 70e-6
+"""ICM-42688-P datasheet DS-000347: accelerometer noise spectral density (70 µg/√Hz)."""
+
+
+@dataclass(frozen=True)
+class EstimatorParams(ValidatedParams):
+    """Parameters of the estimator (filter tuning, gates, initialisation). SI units.
+
+    PX4's ekf2 parameters are per-sample standard deviations at the filter rate; Kestrel's
+    process noises are continuous densities (the covariance step scales with Δt), so the
+    datasheet figures apply directly.
+    """
+
+    rate_hz: float = param(
+        250.0,
+        unit="Hz",
+        low=10.0,
+        high=1000.0,
+        description="prediction and publication rate; the IMU samples between two ticks are "
+        "averaged into one prediction",
+        px4="EKF2_PREDICT_US",
+    )
+    gyro_noise_density_radps_rthz: float = param(
+        math.radians(_ICM42688P_GYRO_NOISE_DPS_RTHZ),
+        unit="rad/s/√Hz",
+        low=1e-7,
+        high=0.1,
+        description="gyro white-noise density (angle random walk), ICM-42688-P: 2.8 mdps/√Hz",
+        px4="EKF2_GYR_NOISE",
+    )
+    accel_noise_density_mps2_rthz: float = param(
+        _ICM42688P_ACCEL_NOISE_G_RTHZ * GRAVITY_MPS2,
+        unit="m/s²/√Hz",
+        low=1e-6,
+        high=1.0,
+        description="accelerometer white-noise density (velocity random walk), "
+        "ICM-42688-P: 70 µg/√Hz",
+        px4="EKF2_ACC_NOISE",
+    )
+    gyro_bias_random_walk_radps_rts: float = param(
+        4e-5,
+        unit="rad/s/√s",
+        low=0.0,
+        high=0.01,
+        description="gyro bias random walk; lets the bias follow the ICM-42688-P offset "
+        "tempco (±0.005 dps/°C) over a 10 °C warm-up in 10 min",
+        px4="EKF2_GYR_B_NOISE",
+    )
+    accel_bias_random_walk_mps2_rts: float = param(
+        6e-4,
+        unit="m/s²/√s",
+        low=0.0,
+        high=0.1,
+        description="accelerometer bias random walk; the ICM-42688-P offset tempco "
+        "(±0.15 mg/°C) over a 10 °C warm-up in 10 min",
+        px4="EKF2_ACC_B_NOISE",
+    )
+    baro_bias_random_walk_m_rts: float = param(
+        0.02,
+        unit="m/√s",
+        low=0.0,
+        high=1.0,
+        description="barometer bias random walk (weather and thermal drift, ~1 m per hour)",
+    )
+    init_window_s: float = param(
+        0.5,
+        unit="s",
+        low=0.05,
+        high=10.0,
+        description="IMU averaging at rest before initialisation (roll, pitch, gyro bias)",
+    )
+    init_rest_max_rate_radps: float = param(
+        0.05,
+        unit="rad/s",
+        low=1e-3,
+        high=1.0,
+        description="a gyro sample faster than this restarts the rest window",
+    )
+    init_rest_max_accel_error_mps2: float = param(
+        1.0,
+        unit="m/s²",
+        low=0.01,
+        high=5.0,
+        description="a specific force whose norm differs from g by more than this restarts "
+        "the rest window",
+    )
+    init_velocity_std_mps: float = param(
+        0.2, unit="m/s", low=1e-3, high=10.0, description="initial velocity std (at rest)"
+    )
+    init_tilt_std_deg: float = param(
+        0.3,
+        unit="deg",
+        low=0.01,
+        high=45.0,
+        description="initial roll/pitch std beyond the part explained by the accelerometer "
+        "bias (correlated with it in the prior; residual motion during the rest window)",
+    )
+    init_yaw_std_deg: float = param(
+        10.0, unit="deg", low=0.1, high=180.0, description="initial yaw std (magnetometer)"
+    )
+    init_gyro_bias_std_radps: float = param(
+        0.002,
+        unit="rad/s",
+        low=1e-6,
+        high=1.0,
+        description="initial gyro bias std after averaging at rest",
+    )
+    init_accel_bias_std_mps2: float = param(
+        0.2,
+        unit="m/s²",
+        low=1e-4,
+        high=5.0,
+        description="initial accelerometer bias std (ICM-42688-P offset tolerance ±20 mg)",
+    )
+    gnss_min_std_m: float = param(
+        0.01,
+        unit="m",
+        low=1e-3,
+        high=100.0,
+        description="floor on the std reported by the receiver",
+        px4="EKF2_GPS_P_NOISE",
+    )
+    gnss_gate_chi2: float = param(
+        30.0,
+        unit="1",
+        low=1.0,
+        high=1e6,
+        description="chi-square gate on the 3-D position innovation; 30 ≈ the 1 − 1e-6 "
+        "quantile for 3 degrees of freedom (30.7)",
+        px4="EKF2_GPS_P_GATE",
+    )
+    gnss_reset_timeout_s: float = param(
+        2.0,
+        unit="s",
+        low=0.1,
+        high=60.0,
+        description="after every fix has been rejected for this long, reset the position to "
+        "GNSS (ekf2 does the same after persistent innovation-check failures)",
+    )
+    baro_min_std_m: float = param(
+        0.05,
+        unit="m",
+        low=1e-3,
+        high=100.0,
+        description="floor on the barometric height std (converted from the reported "
+        "pressure variance)",
+        px4="EKF2_BARO_NOISE",
+    )
+    baro_gate_chi2: float = param(
+        25.0,
+        unit="1",
+        low=1.0,
+        high=1e6,
+        description="chi-square gate on the baro innovation (25 = 5 sigma)",
+        px4="EKF2_BARO_GATE",
+    )
+    baro_reset_timeout_s: float = param(
+        2.0,
+        unit="s",
+        low=0.1,
+        high=60.0,
+        description="after every baro sample has been rejected for this long, reset the baro bias",
+    )
+    mag_heading_std_deg: float = param(
+        3.0,
+        unit="deg",
+        low=0.01,
+        high=90.0,
+        description="heading noise of one magnetometer sample beyond the reported field noise "
+        "(residual hard/soft iron, motor currents)",
+        px4="EKF2_HEAD_NOISE",
+    )
+    mag_gate_chi2: float = param(
+        25.0,
+        unit="1",
+        low=1.0,
+        high=1e6,
+        description="chi-square gate on the heading innovation (25 = 5 sigma)",
+        px4="EKF2_HDG_GATE",
+    )
+    earth_field_east_t: float = param(
+        0.0,
+        unit="T",
+        low=-1e-4,
+        high=1e-4,
+        description="expected Earth field, east component (non-zero = magnetic declination)",
+    )
+    earth_field_north_t: float = param(
+        2.0e-5,
+        unit="T",
+        low=-1e-4,
+        high=1e-4,
+        description="expected Earth field, north component (mid-latitude: ~20 µT)",
+    )
+    earth_field_up_t: float = param(
+        -4.5e-5,
+        unit="T",
+        low=-1e-4,
+        high=1e-4,
+        description="expected Earth field, up component (mid-latitude north: ~−45 µT, i.e. "
+        "~49 µT total at 66° inclination)",
+    )
+    history_s: float = param(
+        0.5,
+        unit="s",
+        low=0.05,
+        high=5.0,
+        description="length of the past-state buffer; measurements older than this cannot "
+        "be fused at their time of validity and are dropped",
+    )
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if math.hypot(self.earth_field_east_t, self.earth_field_north_t) < 1e-6:
+            raise ValueError(
+                "EstimatorParams.earth_field_east_t/earth_field_north_t: the horizontal "
+                "Earth field must be at least 1 µT for a magnetic heading"
+            )
+
+    @property
+    def earth_field_enu_t(self) -> Vec3:
+        return (self.earth_field_east_t, self.earth_field_north_t, self.earth_field_up_t)
+
+
+@dataclass(frozen=True)
+class EstimatorHealth:
+    """Counters of what the estimator refused or corrected (cumulative since construction)."""
+
+    initialised: bool
+    imu_invalid: int
+    """IMU samples with a NaN/inf value, or not newer than the previous sample."""
+    gnss_invalid: int
+    """Fixes with a NaN/inf or non-positive value, or without a fix (status < 0)."""
+    baro_invalid: int
+    mag_invalid: int
+    gnss_rejected: int
+    """Fixes outside the innovation gate."""
+    gnss_resets: int
+    baro_rejected: int
+    baro_resets: int
+    mag_rejected: int
+    too_old: int
+    """Measurements older than the history buffer."""
+
+
+def _finite(*values: float) -> bool:
+    # A sum is non-finite when any term is NaN or ±inf (inf − inf is NaN): one check.
+    return math.isfinite(sum(values))
+
+
+class Estimator(Component):
+    """Error-state EKF estimator (PX4 ekf2's place in the chain).
+
+    Inputs: `imu` (Imu, `sensors/imu`, queued: every sample since the last tick), `gnss`
+    (NavSatFix, `sensors/gnss`), `baro` (FluidPressure, `sensors/baro`), `mag`
+    (MagneticField, `sensors/mag`). Output: `odometry` (Odometry, `state/odometry`).
+
+    Each tick the queued IMU samples are averaged (gyro and specific force; Δt from their
+    stamps) into one prediction, then every GNSS/baro/mag message newer than the last one
+    seen is fused at its own stamp (time of validity). Nothing is published until the filter
+    is initialised, which needs no ground truth: the vehicle stands still for
+    `init_window_s` (mean specific force → roll and pitch, mean gyro → gyro bias), the first
+    magnetometer sample gives the yaw and the first GNSS fix the position; the first baro
+    sample sets the baro bias. `Odometry.t_s` is the stamp of the last IMU sample used.
+    """
+
+    inputs = {
+        "imu": Port(Imu, "sensors/imu", queued=True),
+        "gnss": Port(NavSatFix, "sensors/gnss"),
+        "baro": Port(FluidPressure, "sensors/baro"),
+        "mag": Port(MagneticField, "sensors/mag"),
+    }
+    outputs = {"odometry": Port(Odometry, "state/odometry")}
+    rate_hz = 250.0
+
+    def __init__(
+        self,
+        name: str = "estimator",
+        namespace: str = "",
+        *,
+        params: EstimatorParams,
+        origin: GeoOrigin,
+    ) -> None:
+        super().__init__(name, namespace)
+        self.params = params
+        self.origin = origin
+        self.rate_hz = params.rate_hz
+        self._ekf = ErrorStateEkf(params)
+        self._field_h_t = math.hypot(params.earth_field_east_t, params.earth_field_north_t)
+        self._mag_std_rad = math.radians(params.mag_heading_std_deg)
+        self._last_imu_t: float | None = None
+        self._last_gyro: Vec3 = (0.0, 0.0, 0.0)
+        self._gnss_t = -math.inf
+        self._baro_t = -math.inf
+        self._mag_t = -math.inf
+        # Alignment at rest (before initialisation).
+        self._rest_n = 0
+        self._rest_t0 = 0.0
+        self._rest_sum = [0.0] * 6
+        self._fix: tuple[float, Vec3, Vec3] | None = None
+        self._field: Vec3 | None = None
+        self._baro_height: tuple[float, float, float] | None = None
+        self._baro_aligned = False
+        self._imu_invalid = 0
+        self._gnss_invalid = 0
+        self._baro_invalid = 0
+        self._mag_invalid = 0
+
+    @property
+    def filter(self) -> ErrorStateEkf:
+        """The underlying filter (read its state; do not drive it behind the component)."""
+        return self._ekf
+
+    def health(self) -> EstimatorHealth:
+        ekf = self._ekf
+        return EstimatorHealth(
+            initialised=ekf.initialised,
+            imu_invalid=self._imu_invalid,
+            gnss_invalid=self._gnss_invalid,
+            baro_invalid=self._baro_invalid,
+            mag_invalid=self._mag_invalid,
+            gnss_rejected=ekf.gnss_rejected,
+            gnss_resets=ekf.gnss_resets,
+            baro_rejected=ekf.baro_rejected,
+            baro_resets=ekf.baro_resets,
+            mag_rejected=ekf.mag_rejected,
+            too_old=ekf.too_old,
+        )
+
+    # ------------------------------------------------------------------ tick
+    def step(
+        self,
+        t_s: float,
+        imu: list[Imu],
+        gnss: NavSatFix | None,
+        baro: FluidPressure | None,
+        mag: MagneticField | None,
+    ) -> Odometry | None:
+        ekf = self._ekf
+        if imu:
+            if ekf.initialised:
+                self._predict(imu)
+            else:
+                self._accumulate_rest(imu)
+        if gnss is not None and gnss.t_s > self._gnss_t:
+            self._gnss_t = gnss.t_s
+            self._on_gnss(gnss)
+        if baro is not None and baro.t_s > self._baro_t:
+            self._baro_t = baro.t_s
+            self._on_baro(baro)
+        if mag is not None and mag.t_s > self._mag_t:
+            self._mag_t = mag.t_s
+            self._on_mag(mag)
+        if not ekf.initialised and not self._try_initialise():
+            return None
+        return self._odometry()
+
+    # ------------------------------------------------------------------ IMU
+    def _invalid_imu(self, sample: Imu) -> bool:
+        w = sample.angular_velocity_flu_radps
+        a = sample.linear_acceleration_flu_mps2
+        t = sample.t_s
+        if math.isfinite(t + w[0] + w[1] + w[2] + a[0] + a[1] + a[2]) and (
+            self._last_imu_t is None or t > self._last_imu_t
+        ):
+            return False
+        self._imu_invalid += 1
+        if self._imu_invalid == 1 or self._imu_invalid % 100 == 0:
+            log.warning("%s: skipped IMU sample at %.3f s (%d so far)", self.qualified_name, t,
+                        self._imu_invalid)  # fmt: skip
+        return True
+
+    def _predict(self, samples: list[Imu]) -> None:
+        gx = gy = gz = ax = ay = az = 0.0
+        n = 0
+        t_prev = self._last_imu_t
+        gyro = self._last_gyro
+        for sample in samples:
+            if self._invalid_imu(sample):
+                continue
+            gyro = sample.angular_velocity_flu_radps
+            accel = sample.linear_acceleration_flu_mps2
+            gx += gyro[0]
+            gy += gyro[1]
+            gz += gyro[2]
+            ax += accel[0]
+            ay += accel[1]
+            az += accel[2]
+            n += 1
+            self._last_imu_t = sample.t_s
+        if n == 0:
+            return
+        self._last_gyro = gyro
+        k = 1.0 / n
+        t_last = self._last_imu_t
+        dt = t_last - t_prev if t_prev is not None else 0.0
+        self._ekf.predict(t_last, (gx * k, gy * k, gz * k), (ax * k, ay * k, az * k), dt)
+
+    def _accumulate_rest(self, samples: list[Imu]) -> None:
+        p = self.params
+        for sample in samples:
+            if self._invalid_imu(sample):
+                continue
+            w = sample.angular_velocity_flu_radps
+            a = sample.linear_acceleration_flu_mps2
+            self._last_imu_t = sample.t_s
+            self._last_gyro = w
+            at_rest = (
+                math.sqrt(w[0] * w[0] + w[1] * w[1] + w[2] * w[2]) <= p.init_rest_max_rate_radps
+                and abs(math.sqrt(a[0] * a[0] + a[1] * a[1] + a[2] * a[2]) - GRAVITY_MPS2)
+                <= p.init_rest_max_accel_error_mps2
+            )
+            if not at_rest:
+                if self._rest_n:
+                    log.info("%s: vehicle moving, alignment restarted", self.qualified_name)
+                self._rest_n = 0
+                self._rest_sum = [0.0] * 6
+                continue
+            if self._rest_n == 0:
+                self._rest_t0 = sample.t_s
+            self._rest_n += 1
+            s = self._rest_sum
+            s[0] += w[0]
+            s[1] += w[1]
+            s[2] += w[2]
+            s[3] += a[0]
+            s[4] += a[1]
+            s[5] += a[2]
+
+    def _try_initialise(self) -> bool:
+        p = self.params
+        if (
+            self._rest_n == 0
+            or self._last_imu_t is None
+            or self._last_imu_t - self._rest_t0 < p.init_window_s
+            or self._fix is None
+            or self._field is None
+        ):
+            return False
+        k = 1.0 / self._rest_n
+        s = self._rest_sum
+        gyro_bias = (s[0] * k, s[1] * k, s[2] * k)
+        mean_accel = (s[3] * k, s[4] * k, s[5] * k)
+        orientation = align_at_rest(mean_accel, self._field, p.earth_field_enu_t)
+        _, position, std = self._fix
+        baro_bias, baro_std = 0.0, 100.0
+        if self._baro_height is not None:
+            _, height, height_std = self._baro_height
+            baro_bias = height - position[2]
+            baro_std = math.hypot(height_std, std[2])
+            self._baro_aligned = True
+        self._ekf.initialise(
+            t_s=self._last_imu_t,
+            position_enu_m=position,
+            position_std_m=std,
+            orientation=orientation,
+            gyro_bias_flu_radps=gyro_bias,
+            baro_bias_m=baro_bias,
+            baro_bias_std_m=baro_std,
+            rest_specific_force_flu_mps2=mean_accel,
+        )
+        log.info(
+            "%s: initialised at %.3f s from %d IMU samples at rest",
+            self.qualified_name,
+            self._last_imu_t,
+            self._rest_n,
+        )
+        return True
+
+    # ------------------------------------------------------------------ aiding sensors
+    def _on_gnss(self, fix: NavSatFix) -> None:
+        p = self.params
+        h_std, v_std = fix.horizontal_std_m, fix.vertical_std_m
+        if not (
+            _finite(fix.latitude_deg, fix.longitude_deg, fix.altitude_m, h_std, v_std)
+            and h_std >= 0.0
+            and v_std >= 0.0
+            and fix.status >= 0
+        ):
+            self._gnss_invalid += 1
+            log.warning("%s: skipped GNSS fix at %.3f s", self.qualified_name, fix.t_s)
+            return
+        position = self.origin.geodetic_to_enu(fix.latitude_deg, fix.longitude_deg, fix.altitude_m)
+        h = max(h_std, p.gnss_min_std_m)
+        std = (h, h, max(v_std, p.gnss_min_std_m))
+        if not self._ekf.initialised:
+            self._fix = (fix.t_s, position, std)
+            return
+        self._ekf.fuse_position(fix.t_s, position, std)
+
+    def _on_baro(self, msg: FluidPressure) -> None:
+        pressure, variance = msg.pressure_pa, msg.variance_pa2
+        if not (_finite(pressure, variance) and pressure > 0.0 and variance >= 0.0):
+            self._baro_invalid += 1
+            log.warning("%s: skipped baro sample at %.3f s", self.qualified_name, msg.t_s)
+            return
+        altitude = altitude_at_pressure_m(pressure)
+        # Height std from the pressure std through the local slope of the ISA law.
+        slope_m_per_pa = altitude - altitude_at_pressure_m(pressure + 1.0)
+        std = max(math.sqrt(variance) * slope_m_per_pa, self.params.baro_min_std_m)
+        height = altitude - self.origin.alt_m
+        ekf = self._ekf
+        if not ekf.initialised:
+            self._baro_height = (msg.t_s, height, std)
+        elif not self._baro_aligned:
+            ekf.reset_baro_bias(height, std)
+            self._baro_aligned = True
+        else:
+            ekf.fuse_baro_height(msg.t_s, height, std)
+
+    def _on_mag(self, msg: MagneticField) -> None:
+        b = msg.field_flu_t
+        if not (_finite(b[0], b[1], b[2], msg.variance_t2) and msg.variance_t2 >= 0.0):
+            self._mag_invalid += 1
+            log.warning("%s: skipped magnetometer sample at %.3f s", self.qualified_name, msg.t_s)
+            return
+        if not self._ekf.initialised:
+            self._field = b
+            return
+        std = math.sqrt(self._mag_std_rad**2 + msg.variance_t2 / self._field_h_t**2)
+        self._ekf.fuse_mag_heading(msg.t_s, b, std)
+
+    # ------------------------------------------------------------------ output
+    def _odometry(self) -> Odometry:
+        ekf = self._ekf
+        position_std, velocity_std, yaw_std = ekf.std_summary()
+        bg = ekf.gyro_bias_flu_radps
+        g = self._last_gyro
+        return Odometry(
+            t_s=ekf.t_s,
+            position_enu_m=ekf.position_enu_m,
+            velocity_enu_mps=ekf.velocity_enu_mps,
+            orientation=ekf.orientation,
+            angular_velocity_flu_radps=(g[0] - bg[0], g[1] - bg[1], g[2] - bg[2]),
+            gyro_bias_flu_radps=bg,
+            accel_bias_flu_mps2=ekf.accel_bias_flu_mps2,
+            position_std_m=position_std,
+            velocity_std_mps=velocity_std,
+            yaw_std_rad=yaw_std,
+            valid=ekf.is_finite(),
+        )
