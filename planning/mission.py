@@ -56,15 +56,6 @@ import math
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
-from kestrel.planning.trajectory import (
-    PolynomialSegment,
-    Trajectory,
-    TrajectoryParams,
-    minimum_jerk_segment,
-    minimum_snap_segments,
-    plan_trajectory,
-)
-
 from kestrel.component import Component, Port
 from kestrel.messages import (
     GotoCommand,
@@ -73,6 +64,14 @@ from kestrel.messages import (
     Vec3,
     VehicleMode,
     VelocityCommand,
+)
+from kestrel.planning.trajectory import (
+    PolynomialSegment,
+    Trajectory,
+    TrajectoryParams,
+    minimum_jerk_segment,
+    minimum_snap_segments,
+    plan_trajectory,
 )
 from kestrel.rotation import wrap_pi, yaw_from_quat
 
@@ -173,8 +172,9 @@ class MissionParams:
         (0, 5].
     land_speed_mps: descent speed when landing [m/s], (0, 5]; PX4 MPC_LAND_SPEED (0.7 m/s).
     land_accel_mps2: acceleration of the descent start [m/s²], (0, 10].
-    land_overshoot_m: the landing setpoint keeps descending this far below the start altitude,
-        so the controller presses the vehicle onto the ground [m], [0, 5].
+    land_lead_m: the descending setpoint is kept at most this far below the estimated altitude,
+        so on the ground the controller keeps pressing down with a bounded error, and an
+        estimate drifting low never makes it climb [m], (0, 5].
     touchdown_height_m: the estimate counts as on the ground up to this height above the start
         [m], (0, 5].
     touchdown_speed_mps: and with |vertical speed| below this [m/s], (0, 2]; PX4
@@ -197,7 +197,7 @@ class MissionParams:
     takeoff_reached_tolerance_m: float = 0.3
     land_speed_mps: float = 0.7
     land_accel_mps2: float = 1.0
-    land_overshoot_m: float = 0.5
+    land_lead_m: float = 0.5
     touchdown_height_m: float = 0.3
     touchdown_speed_mps: float = 0.2
     touchdown_time_s: float = 1.0
@@ -216,7 +216,7 @@ class MissionParams:
         _check("takeoff_reached_tolerance_m", self.takeoff_reached_tolerance_m, 0.0, 5.0)
         _check("land_speed_mps", self.land_speed_mps, 0.0, 5.0)
         _check("land_accel_mps2", self.land_accel_mps2, 0.0, 10.0)
-        _check("land_overshoot_m", self.land_overshoot_m, 0.0, 5.0, low_open=False)
+        _check("land_lead_m", self.land_lead_m, 0.0, 5.0)
         _check("touchdown_height_m", self.touchdown_height_m, 0.0, 5.0)
         _check("touchdown_speed_mps", self.touchdown_speed_mps, 0.0, 2.0)
         _check("touchdown_time_s", self.touchdown_time_s, 0.0, 10.0)
@@ -293,6 +293,7 @@ class Mission(Component):
             0.0, plan.start_position_enu_m, _ZERO, _ZERO, plan.start_yaw_rad
         )
         # Operator.
+        self._stick: VelocityCommand | None = None
         self._op_yaw = 0.0
         self._hold_z: float | None = None
         self._goto_stamp_s = -math.inf
@@ -302,6 +303,7 @@ class Mission(Component):
         self._land_start_s = 0.0
         self._land_from: Vec3 = plan.start_position_enu_m
         self._land_yaw = plan.start_yaw_rad
+        self._land_est_z = plan.start_position_enu_m[2]
         self._failsafe = False
         self._touchdown_since_s: float | None = None
         self._landed_at: Vec3 | None = None
@@ -394,15 +396,22 @@ class Mission(Component):
         return odom
 
     def _fresh_stick(self, t_s: float, cmd: VelocityCommand | None) -> VelocityCommand | None:
-        if cmd is None or not (0.0 <= t_s - cmd.t_s <= self.params.stick_timeout_s):
+        """The newest valid stick command if still fresh; a NaN/inf one is ignored, so the last
+        valid one holds until it goes stale."""
+        if (
+            cmd is not None
+            and _finite(cmd.linear_mps)
+            and math.isfinite(cmd.yaw_rate_radps)
+            and cmd.frame in ("map", "base_link")
+            and (self._stick is None or cmd.t_s > self._stick.t_s)
+        ):
+            self._stick = cmd
+        stick = self._stick
+        if stick is None or not (0.0 <= t_s - stick.t_s <= self.params.stick_timeout_s):
             return None
-        if cmd.t_s <= self._goto_stamp_s:
+        if stick.t_s <= self._goto_stamp_s:
             return None  # an older stick input than the newest goto
-        if not (_finite(cmd.linear_mps) and math.isfinite(cmd.yaw_rate_radps)):
-            return None
-        if cmd.frame not in ("map", "base_link"):
-            return None
-        return cmd
+        return stick
 
     def _take_goto(
         self, t_s: float, goto: GotoCommand | None, stick: VelocityCommand | None
@@ -460,6 +469,13 @@ class Mission(Component):
     def _idle(self, t_s: float, est: Odometry | None) -> TrajectorySetpoint:
         if est is None:
             return self._last_setpoint
+        offset_m = _distance(est.position_enu_m, self.plan.start_position_enu_m)
+        if offset_m > WAYPOINT_RADIUS_M:
+            log.warning(
+                "%s: estimate is %.2f m from the planned start; the reference starts there",
+                self.qualified_name,
+                offset_m,
+            )
         self._armed = True
         self._stage = "reference"
         self._climb_start_s = t_s + self.params.spool_up_s
@@ -583,6 +599,7 @@ class Mission(Component):
         self._land_start_s = t_s
         self._land_from = position
         self._land_yaw = yaw_rad
+        self._land_est_z = position[2]
         self._touchdown_since_s = None
         self._route = None
         log.info("%s: landing at %.3f s", self.qualified_name, t_s)
@@ -603,10 +620,13 @@ class Mission(Component):
                 drop = 0.5 * p.land_accel_mps2 * ramp_s * ramp_s + p.land_speed_mps * (tau - ramp_s)
                 vz, az = -p.land_speed_mps, 0.0
             x, y, z0 = self._land_from
-            floor = self.plan.start_position_enu_m[2] - p.land_overshoot_m
             z = z0 - drop
-            if z <= floor:
-                z, vz, az = floor, 0.0, 0.0
+            if est is not None:
+                self._land_est_z = est.position_enu_m[2]
+            if z < self._land_est_z - p.land_lead_m:
+                # Pinned just below the estimate: the controller keeps pressing down on the
+                # ground, and an estimate drifting low never makes it climb.
+                z, az = self._land_est_z - p.land_lead_m, 0.0
             setpoint = TrajectorySetpoint(
                 t_s, (x, y, z), (0.0, 0.0, vz), (0.0, 0.0, az), self._land_yaw
             )

@@ -31,6 +31,7 @@ centred moving average, then interpolated linearly at run time.
 
 from __future__ import annotations
 
+import itertools
 import math
 from bisect import bisect_right
 from collections.abc import Sequence
@@ -553,7 +554,11 @@ class Trajectory:
         start_yaw_rad: float = 0.0,
         params: TrajectoryParams | None = None,
     ) -> Trajectory:
-        """Chain `segments` (each must start where the previous ends, at rest).
+        """Chain `segments`; each must start where the previous one ends (within 1 mm).
+
+        The first must start and the last end at rest (the holds before and after assume it);
+        smoothness across joints is the caller's (minimum-snap segments are C³, sections
+        joined at rest are C² at least).
 
         With no segment, `hold_position` is held forever. `waypoint_knots` names the knots that
         are waypoints (`waypoint_times_s`); by default every knot is.
@@ -566,6 +571,11 @@ class Trajectory:
         self = object.__new__(cls)
         self.segments = tuple(segments)
         self.start_time_s = float(start_time_s)
+        for i, (before, after) in enumerate(itertools.pairwise(self.segments)):
+            end = [sum(c) for c in before.coefficients]
+            start = [c[0] for c in after.coefficients]
+            if math.dist(end, start) > MIN_LEG_M:
+                raise ValueError(f"segment {i + 1} does not start where segment {i} ends")
         self._compiled = tuple(_compile(s) for s in self.segments)
         knots = [0.0]
         for s in self.segments:

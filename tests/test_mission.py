@@ -130,7 +130,9 @@ class Recorder(Component):
         setpoint: TrajectorySetpoint | None = None,
         odometry: Odometry | None = None,
     ) -> None:
-        assert mode is not None and setpoint is not None and odometry is not None
+        assert mode is not None
+        assert setpoint is not None
+        assert odometry is not None
         self.rows.append(Row(t_s, mode, setpoint, odometry))
 
 
@@ -186,7 +188,8 @@ def test_stays_disarmed_and_idle_until_the_estimate_is_valid() -> None:
     _, rows = fly(valid_from_s=valid_from_s, end_s=6.0)
     # Then every mode before 3 s is disarmed and idle, and it arms on the first valid tick
     before = [r for r in rows if r.t_s < valid_from_s]
-    assert before and all(not r.mode.armed and r.mode.phase == "idle" for r in before)
+    assert before
+    assert all(not r.mode.armed and r.mode.phase == "idle" for r in before)
     armed = first(rows, lambda r: r.mode.armed)
     assert armed.t_s == pytest.approx(valid_from_s)
     assert armed.mode.phase == "takeoff"
@@ -233,7 +236,9 @@ def test_hover_mission_completes_after_holding_the_last_waypoint_for_two_seconds
     assert mission.mission_time_s == complete.t_s
     # still armed, tracking, holding the last waypoint
     last = rows[-1]
-    assert last.mode.armed and last.mode.phase == "hover" and last.mode.tracking
+    assert last.mode.armed
+    assert last.mode.phase == "hover"
+    assert last.mode.tracking
     assert math.dist(last.estimate.position_enu_m, WAYPOINTS[-1]) < 1e-6
 
 
@@ -245,7 +250,9 @@ def test_return_mission_flies_back_and_lands_within_one_metre_of_the_start() -> 
     land_start = first(rows, lambda r: r.mode.phase == "land")
     assert math.dist(land_start.setpoint.position_enu_m, (0.0, 0.0, TAKEOFF_ALT_M)) < 1e-6
     last = rows[-1]
-    assert last.mode.phase == "landed" and not last.mode.armed and last.mode.mission_complete
+    assert last.mode.phase == "landed"
+    assert not last.mode.armed
+    assert last.mode.mission_complete
     assert math.dist(last.estimate.position_enu_m, START) <= RETURN_RADIUS_M
 
 
@@ -280,8 +287,18 @@ def test_setpoint_is_the_reference_planned_at_load_evaluated_at_the_same_time() 
         assert min(math.dist(r.setpoint.position_enu_m, waypoint) for r in flown) < 0.1
 
 
-def test_tracking_is_true_from_takeoff_altitude_until_landing_starts() -> None:
-    _, rows = fly(then="land")
+@pytest.mark.parametrize(
+    ("then", "tracked_phases"),
+    [
+        ("land", {"takeoff", "mission"}),
+        ("return", {"takeoff", "mission", "return"}),
+        ("hover", {"takeoff", "mission", "hover"}),
+    ],
+)
+def test_tracking_is_true_from_takeoff_altitude_until_landing_starts(
+    then: str, tracked_phases: set[str]
+) -> None:
+    _, rows = fly(then=then, end_s=80.0)
     tracking = [r for r in rows if r.mode.tracking]
     assert tracking
     # Tracking starts on the first tick the estimate is within the tolerance of take-off altitude
@@ -294,12 +311,12 @@ def test_tracking_is_true_from_takeoff_altitude_until_landing_starts() -> None:
     )
     assert tracking[0].t_s == at_altitude.t_s
     assert tracking[0].mode.phase == "takeoff"
-    # and stays True, without a gap, until the tick landing starts
-    land_start = first(rows, lambda r: r.mode.phase == "land")
-    window = [r for r in rows if at_altitude.t_s <= r.t_s < land_start.t_s]
+    # and stays True, without a gap, until the tick landing starts (or the end, hovering)
+    land_start_s = next((r.t_s for r in rows if r.mode.phase == "land"), math.inf)
+    window = [r for r in rows if at_altitude.t_s <= r.t_s < land_start_s]
     assert all(r.mode.tracking for r in window)
-    assert not any(r.mode.tracking for r in rows if r.t_s >= land_start.t_s)
-    assert {r.mode.phase for r in tracking} == {"takeoff", "mission"}
+    assert not any(r.mode.tracking for r in rows if r.t_s >= land_start_s)
+    assert {r.mode.phase for r in tracking} == tracked_phases
 
 
 # --------------------------------------------------------------------------- operator
@@ -342,7 +359,8 @@ def test_operator_velocity_takes_over_then_the_mission_resumes_to_the_next_unrea
         assert math.dist(replanned.evaluate(t_wp)[0], waypoint) < 1e-3
     # tracking continues against the new reference: setpoints equal it while tracking
     after = [r for r in rows if r.t_s >= resumed.t_s and r.mode.tracking]
-    assert after and all(r.setpoint == replanned.setpoint(r.t_s) for r in after)
+    assert after
+    assert all(r.setpoint == replanned.setpoint(r.t_s) for r in after)
     # and the mission still completes
     assert rows[-1].mode.mission_complete
 
@@ -351,11 +369,15 @@ def test_goto_is_flown_and_reached_then_the_mission_resumes() -> None:
     goto: Vec3 = (10.0, 10.0, 6.0)
     commands = [OperatorCommand(OP_START_S, goto=goto)]
     mission, rows = fly(then="hover", commands=commands, end_s=70.0)
-    # Then from 5 s it is under operator control along a position reference, not tracking
+    # Then from 5 s it is under operator control, not tracking: it brakes to a stop (velocity
+    # setpoint zero; one tick for the perfect follower), then flies a position reference
     operated = [r for r in rows if r.mode.phase == "operator"]
     assert operated[0].t_s == pytest.approx(OP_START_S)
-    assert all(r.setpoint.position_enu_m is not None for r in operated)
     assert not any(r.mode.tracking for r in operated)
+    braking = [r for r in operated if r.setpoint.position_enu_m is None]
+    assert [r.t_s for r in braking] == pytest.approx([OP_START_S])
+    assert braking[0].setpoint.velocity_enu_mps[:2] == (0.0, 0.0)
+    assert all(r.setpoint.position_enu_m is not None for r in operated[len(braking) :])
     # it reaches the goto point (within 1 m) before the mission resumes
     resumed = first(rows, lambda r: r.t_s > OP_START_S and r.mode.phase == "mission")
     assert math.dist(resumed.estimate.position_enu_m, goto) <= WAYPOINT_RADIUS_M
@@ -437,11 +459,17 @@ def test_non_finite_commands_are_ignored() -> None:
     assert out["mode"].phase == "mission"  # type: ignore[attr-defined]
     assert out["mode"].tracking  # type: ignore[attr-defined]
     assert out["setpoint"].position_enu_m is not None  # type: ignore[attr-defined]
-    # while a valid stick command at the same time takes over
-    out = mission.step(
-        t_s + DT_S, odometry(t_s + DT_S, here), VelocityCommand(t_s + DT_S, (1.0, 0.0, 0.0))
-    )
+    # while a valid stick command takes over
+    t_s += DT_S
+    valid = VelocityCommand(t_s, (1.0, 0.0, 0.0))
+    out = mission.step(t_s, odometry(t_s, here), valid)
     assert out["mode"].phase == "operator"  # type: ignore[attr-defined]
+    assert out["setpoint"].velocity_enu_mps[:2] == (1.0, 0.0)  # type: ignore[attr-defined]
+    # and a NaN one right after it is ignored: the last valid command holds while fresh
+    t_s += DT_S
+    out = mission.step(t_s, odometry(t_s, here), VelocityCommand(t_s, (0.0, math.nan, 0.0)))
+    assert out["mode"].phase == "operator"  # type: ignore[attr-defined]
+    assert out["setpoint"].velocity_enu_mps[:2] == (1.0, 0.0)  # type: ignore[attr-defined]
 
 
 def test_zero_vertical_stick_holds_the_altitude_where_it_began() -> None:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import math
 
 import pytest
+
+from kestrel.messages import GotoCommand, VelocityCommand
 from kestrel.planning.operator import (
     OperatorCommand,
     ScenarioOperator,
     ScenarioOperatorParams,
 )
-
-from kestrel.messages import GotoCommand, VelocityCommand
 
 RATE_HZ = 50.0
 

@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+
 from kestrel.planning.trajectory import (
     MIN_JERK_PEAK_ACCEL_RATIO,
     MIN_JERK_PEAK_SPEED_RATIO,
@@ -255,3 +256,14 @@ def test_non_finite_waypoints_and_speeds_are_refused() -> None:
         plan_trajectory(((0.0, 0.0, 0.0), (math.nan, 0.0, 0.0)), cruise_speed_mps=3.0)
     with pytest.raises(ValueError, match="cruise_speed_mps"):
         plan_trajectory(STRAIGHT, cruise_speed_mps=0.0)
+
+
+def test_segments_that_do_not_join_are_refused() -> None:
+    a = minimum_jerk_segment(
+        (0.0, 0.0, 0.0), (0.0, 0.0, 5.0), peak_speed_mps=1.5, max_acceleration_mps2=3.0
+    )
+    b = minimum_jerk_segment(
+        (1.0, 0.0, 5.0), (1.0, 0.0, 0.0), peak_speed_mps=1.5, max_acceleration_mps2=3.0
+    )
+    with pytest.raises(ValueError, match="does not start where"):
+        Trajectory.from_segments([a, b])
