@@ -242,7 +242,7 @@ class VehicleSpec(_Strict):
     type: str
     start: StartSpec = StartSpec()
     sensors: SensorsSpec = SensorsSpec()
-    mission: MissionSpec | None = None
+    mission: MissionSpec
     operator: list[OperatorSpec] = []
     faults: list[FaultSpecModel] = []
     gimbal: Any = None

@@ -68,7 +68,6 @@ def geo_origin(scenario: Scenario) -> GeoOrigin:
 
 
 def _waypoints_enu(vehicle: VehicleSpec, origin: GeoOrigin) -> tuple[tuple[float, ...], ...]:
-    assert vehicle.mission is not None
     points = []
     for wp in vehicle.mission.waypoints:
         if isinstance(wp, GeoWaypoint):
@@ -98,26 +97,14 @@ def flight_stack(vehicle: VehicleSpec, origin: GeoOrigin) -> list[Component]:
         ControlAllocator("control_allocator", vid, airframe=airframe),
     ]
     mission = vehicle.mission
-    start = tuple(float(v) for v in vehicle.start.position)
-    if mission is not None:
-        plan = MissionPlan(
-            start_position_enu_m=start,
-            takeoff_alt_m=mission.takeoff_alt_m,
-            waypoints_enu_m=_waypoints_enu(vehicle, origin),
-            cruise_speed_mps=mission.cruise_speed_mps,
-            then=mission.then,
-            start_yaw_rad=math.radians(vehicle.start.yaw_deg),
-        )
-    else:
-        # No mission: the vehicle stays on the ground, disarmed, unless a pilot flies it.
-        plan = MissionPlan(
-            start_position_enu_m=start,
-            takeoff_alt_m=1.0,
-            waypoints_enu_m=(),
-            cruise_speed_mps=1.0,
-            then="land",
-            start_yaw_rad=math.radians(vehicle.start.yaw_deg),
-        )
+    plan = MissionPlan(
+        start_position_enu_m=tuple(float(v) for v in vehicle.start.position),
+        takeoff_alt_m=mission.takeoff_alt_m,
+        waypoints_enu_m=_waypoints_enu(vehicle, origin),
+        cruise_speed_mps=mission.cruise_speed_mps,
+        then=mission.then,
+        start_yaw_rad=math.radians(vehicle.start.yaw_deg),
+    )
     components.append(Mission("mission", vid, plan=plan))
     commands = [
         OperatorCommand(

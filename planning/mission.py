@@ -270,8 +270,10 @@ class Mission(Component):
         self.params = params or MissionParams()
         self.rate_hz = self.params.rate_hz
         self._dt_s = 1.0 / self.params.rate_hz
-        self._final_point = plan.waypoints_enu_m[-1] if plan.waypoints_enu_m else plan.takeoff_point
-        # Planned once, at load; arming only moves its clock origin.
+        self._home: Vec3 = plan.start_position_enu_m
+        self._final_point = self._mission_final_point()
+        # Planned at load to validate the plan; planned again, once, at arming from the home
+        # position (below), and frozen from then on: arming only moves its clock origin.
         self._loaded_route = self._plan_route(
             plan.start_position_enu_m,
             plan.waypoints_enu_m,
@@ -327,6 +329,21 @@ class Mission(Component):
         return self._complete_s
 
     # ------------------------------------------------------------------ planning
+    @property
+    def home_position_enu_m(self) -> Vec3:
+        """Where the take-off starts: the horizontal position estimate at arming, on the
+        planned start's ground height (PX4 sets its home position at arming the same way)."""
+        return self._home
+
+    @property
+    def _takeoff_point(self) -> Vec3:
+        x, y, z = self._home
+        return (x, y, z + self.plan.takeoff_alt_m)
+
+    def _mission_final_point(self) -> Vec3:
+        waypoints = self.plan.waypoints_enu_m
+        return waypoints[-1] if waypoints else self._takeoff_point
+
     def _plan_route(
         self,
         start: Vec3,
@@ -344,7 +361,7 @@ class Mission(Component):
         segments: list[PolynomialSegment] = []
         origin = start
         if climb:
-            top = plan.takeoff_point
+            top = self._takeoff_point
             segments.append(
                 minimum_jerk_segment(
                     start,
@@ -364,7 +381,7 @@ class Mission(Component):
         if plan.then == "return":
             last = waypoints[-1] if waypoints else origin
             back, _ = minimum_snap_segments(
-                (last, plan.takeoff_point),
+                (last, self._takeoff_point),
                 cruise_speed_mps=plan.cruise_speed_mps,
                 params=traj_params,
             )
@@ -476,6 +493,18 @@ class Mission(Component):
                 self.qualified_name,
                 offset_m,
             )
+        self._home = (
+            est.position_enu_m[0],
+            est.position_enu_m[1],
+            self.plan.start_position_enu_m[2],
+        )
+        self._final_point = self._mission_final_point()
+        self._loaded_route = self._plan_route(
+            self._home,
+            self.plan.waypoints_enu_m,
+            start_yaw_rad=self.plan.start_yaw_rad,
+            climb=True,
+        )
         self._armed = True
         self._stage = "reference"
         self._climb_start_s = t_s + self.params.spool_up_s
@@ -527,7 +556,7 @@ class Mission(Component):
             and est is not None
             and t_s >= self._climb_start_s
             and est.position_enu_m[2]
-            >= self.plan.takeoff_point[2] - self.params.takeoff_reached_tolerance_m
+            >= self._takeoff_point[2] - self.params.takeoff_reached_tolerance_m
         ):
             self._at_altitude = True
         if t_s >= route.trajectory.end_time_s and self.plan.then in ("land", "return"):
@@ -586,7 +615,7 @@ class Mission(Component):
         elif self._stage == "landed":
             done = then == "land" or (
                 self._landed_at is not None
-                and _distance(self._landed_at, self.plan.start_position_enu_m) <= RETURN_RADIUS_M
+                and _distance(self._landed_at, self._home) <= RETURN_RADIUS_M
             )
         if done:
             self._complete = True
@@ -724,7 +753,7 @@ class Mission(Component):
 
     def _last_setpoint_z(self) -> float:
         pos = self._last_setpoint.position_enu_m
-        return pos[2] if pos is not None else self.plan.takeoff_point[2]
+        return pos[2] if pos is not None else self._takeoff_point[2]
 
     def _fly_goto(self, t_s: float, est: Odometry) -> TrajectorySetpoint:
         target = self._goto_target

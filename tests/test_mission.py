@@ -162,13 +162,16 @@ def fly(
     start_yaw_rad: float = 0.0,
     valid_from_s: float = 0.0,
     offset: Vec3 = (0.0, 0.0, 0.0),
+    follower_start: Vec3 = START,
 ) -> tuple[Mission, list[Row]]:
     plan = MissionPlan(START, TAKEOFF_ALT_M, waypoints, CRUISE_MPS, then, start_yaw_rad)  # type: ignore[arg-type]
     mission = Mission("mission", VEHICLE, plan=plan, params=params)
     operator: Component = (
         ScenarioOperator("operator", VEHICLE, commands=commands) if commands else SilentOperator()
     )
-    follower = PerfectFollower(yaw_rad=start_yaw_rad, valid_from_s=valid_from_s, offset=offset)
+    follower = PerfectFollower(
+        start=follower_start, yaw_rad=start_yaw_rad, valid_from_s=valid_from_s, offset=offset
+    )
     recorder = Recorder()
     runner = LockstepRunner([operator, mission, follower, recorder], physics_hz=PHYSICS_HZ)
     runner.run_until(end_s)
@@ -196,6 +199,21 @@ def test_stays_disarmed_and_idle_until_the_estimate_is_valid() -> None:
     # and the vehicle stays on the ground through the spool-up
     spool = [r for r in rows if valid_from_s <= r.t_s <= valid_from_s + PARAMS.spool_up_s]
     assert all(r.setpoint.position_enu_m == START for r in spool)
+
+
+def test_takeoff_climbs_from_the_home_position_estimated_at_arming() -> None:
+    # Given an estimate at arming 0.6 m east and 0.4 m south of the planned start (a GNSS
+    # error), When a hover mission without waypoints flies,
+    # Then the climb goes straight up from the estimated home (PX4 home at arming), and the
+    # hover point is the take-off point above it.
+    home = (0.6, -0.4, 0.0)
+    mission, rows = fly(then="hover", waypoints=(), end_s=15.0, follower_start=home)
+    assert mission.home_position_enu_m == home
+    climb = [r for r in rows if r.mode.phase == "takeoff" and r.setpoint.position_enu_m]
+    assert climb
+    assert all(r.setpoint.position_enu_m[:2] == pytest.approx(home[:2]) for r in climb)
+    assert rows[-1].setpoint.position_enu_m == pytest.approx((0.6, -0.4, TAKEOFF_ALT_M))
+    assert rows[-1].mode.mission_complete
 
 
 # --------------------------------------------------------------------------- final actions
