@@ -27,19 +27,31 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from kestrel.sim.sensors.faults import TIME_TOLERANCE_S, FaultChannel
-from kestrel.sim.sensors.gnss import GaussMarkovProcess
 
+from kestrel.airframe import GRAVITY_MPS2
 from kestrel.atmosphere import pressure_at_altitude_pa
 from kestrel.messages import FluidPressure
 from kestrel.random_streams import NormalBlock
+from kestrel.sim.sensors.faults import TIME_TOLERANCE_S, FaultChannel
+from kestrel.sim.sensors.gnss import GaussMarkovProcess
 
 BMP388_DRONE_RMS_NOISE_M = 0.11
 """RMS altitude noise of the BMP388 "drone" configuration (datasheet §3.5) [m]."""
-SEA_LEVEL_PRESSURE_GRADIENT_PA_PER_M = 1.225 * 9.80665
+ISA_SEA_LEVEL_DENSITY_KGPM3 = 1.225
+"""ISA air density at sea level (ISO 2533) [kg/m³]."""
+SEA_LEVEL_PRESSURE_GRADIENT_PA_PER_M = ISA_SEA_LEVEL_DENSITY_KGPM3 * GRAVITY_MPS2
 """ISA sea-level density × standard gravity: pressure change per metre at sea level [Pa/m]."""
 BMP388_RELATIVE_ACCURACY_PA = 8.0
 """BMP388 relative pressure accuracy, ±8 Pa (900–1100 hPa, 25–40 °C) [Pa]."""
+
+
+_BARO_PARAM_RANGES: tuple[tuple[str, float, float, bool], ...] = (
+    # field, low, high, low bound excluded
+    ("rate_hz", 0.0, 200.0, True),
+    ("noise_std_pa", 0.0, 100.0, False),
+    ("bias_std_pa", 0.0, 1000.0, False),
+    ("bias_time_constant_s", 0.0, 1e5, True),
+)
 
 
 @dataclass(frozen=True)
@@ -58,20 +70,16 @@ class BaroParams:
     bias_time_constant_s: float = 300.0
 
     def __post_init__(self) -> None:
-        checks = (
-            ("rate_hz", self.rate_hz, 0.0 < self.rate_hz <= 200.0, "(0, 200] Hz"),
-            ("noise_std_pa", self.noise_std_pa, 0.0 <= self.noise_std_pa <= 100.0, "[0, 100] Pa"),
-            ("bias_std_pa", self.bias_std_pa, 0.0 <= self.bias_std_pa <= 1000.0, "[0, 1000] Pa"),
-            (
-                "bias_time_constant_s",
-                self.bias_time_constant_s,
-                0.0 < self.bias_time_constant_s <= 1e5,
-                "(0, 1e5] s",
-            ),
-        )
-        for name, value, ok, valid in checks:
-            if not (isinstance(value, int | float) and ok):
-                raise ValueError(f"BaroParams.{name} must be in {valid}, got {value!r}")
+        for name, low, high, low_open in _BARO_PARAM_RANGES:
+            value = getattr(self, name)
+            in_range = isinstance(value, int | float) and (
+                (low < value if low_open else low <= value) and value <= high
+            )
+            if not in_range:
+                bracket = "(" if low_open else "["
+                raise ValueError(
+                    f"BaroParams.{name} must be in {bracket}{low}, {high}], got {value!r}"
+                )
 
 
 class BaroModel:

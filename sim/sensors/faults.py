@@ -149,11 +149,6 @@ class FaultSpec:
         """End of the window [s]; +inf for a fault lasting to the end of the run."""
         return math.inf if self.until_s is None else float(self.until_s)
 
-    def is_active(self, t_s: float) -> bool:
-        """Whether a sample stamped `t_s` falls in [t_s, until_s) (within TIME_TOLERANCE_S)."""
-        t = t_s + TIME_TOLERANCE_S
-        return self.t_s <= t < self.end_s
-
 
 class FaultChannel:
     """The faults of one sensor channel, applied to each value that channel outputs.

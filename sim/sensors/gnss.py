@@ -38,14 +38,26 @@ from types import MappingProxyType
 from typing import cast
 
 import numpy as np
-from kestrel.sim.sensors.faults import TIME_TOLERANCE_S, FaultChannel
 
 from kestrel.geodesy import GeoOrigin
 from kestrel.messages import NavSatFix, Vec3
 from kestrel.random_streams import NormalBlock
+from kestrel.sim.sensors.faults import TIME_TOLERANCE_S, FaultChannel
 
 _FIX_STATUSES = (0, 1, 2)
 """NavSatStatus values a fix can carry: 0 FIX, 1 SBAS_FIX, 2 GBAS_FIX (RTK)."""
+
+
+_GNSS_PARAM_RANGES: tuple[tuple[str, float, float, bool], ...] = (
+    # field, low, high, low bound excluded
+    ("rate_hz", 0.0, 100.0, True),
+    ("latency_s", 0.0, 1.0, False),
+    ("horizontal_white_std_m", 0.0, 100.0, False),
+    ("vertical_white_std_m", 0.0, 100.0, False),
+    ("horizontal_markov_std_m", 0.0, 100.0, False),
+    ("vertical_markov_std_m", 0.0, 100.0, False),
+    ("markov_time_constant_s", 0.0, 1e5, True),
+)
 
 
 @dataclass(frozen=True)
@@ -73,28 +85,16 @@ class GnssParams:
     status: int = 0
 
     def __post_init__(self) -> None:
-        checks = (
-            ("rate_hz", self.rate_hz, 0.0 < self.rate_hz <= 100.0, "(0, 100] Hz"),
-            ("latency_s", self.latency_s, 0.0 <= self.latency_s <= 1.0, "[0, 1] s"),
-            *(
-                (name, value, 0.0 <= value <= 100.0, "[0, 100] m")
-                for name, value in (
-                    ("horizontal_white_std_m", self.horizontal_white_std_m),
-                    ("vertical_white_std_m", self.vertical_white_std_m),
-                    ("horizontal_markov_std_m", self.horizontal_markov_std_m),
-                    ("vertical_markov_std_m", self.vertical_markov_std_m),
+        for name, low, high, low_open in _GNSS_PARAM_RANGES:
+            value = getattr(self, name)
+            in_range = isinstance(value, int | float) and (
+                (low < value if low_open else low <= value) and value <= high
+            )
+            if not in_range:
+                bracket = "(" if low_open else "["
+                raise ValueError(
+                    f"GnssParams.{name} must be in {bracket}{low}, {high}], got {value!r}"
                 )
-            ),
-            (
-                "markov_time_constant_s",
-                self.markov_time_constant_s,
-                0.0 < self.markov_time_constant_s <= 1e5,
-                "(0, 1e5] s",
-            ),
-        )
-        for name, value, ok, valid in checks:
-            if not (isinstance(value, int | float) and ok):
-                raise ValueError(f"GnssParams.{name} must be in {valid}, got {value!r}")
         if self.status not in _FIX_STATUSES:
             raise ValueError(
                 f"GnssParams.status must be one of {_FIX_STATUSES} (NavSatStatus), "

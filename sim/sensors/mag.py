@@ -29,13 +29,24 @@ from dataclasses import dataclass
 from typing import cast
 
 import numpy as np
-from kestrel.sim.sensors.faults import TIME_TOLERANCE_S, FaultChannel
 
 from kestrel.messages import MagneticField, Quat, Vec3
 from kestrel.random_streams import NormalBlock
 from kestrel.rotation import rotate_inverse
+from kestrel.sim.sensors.faults import TIME_TOLERANCE_S, FaultChannel
 
 TESLA_PER_MICROTESLA = 1e-6
+
+
+_MAG_PARAM_RANGES: tuple[tuple[str, float, float, bool], ...] = (
+    # field, low, high, low bound excluded
+    ("rate_hz", 0.0, 1000.0, True),
+    ("earth_field_total_ut", 20.0, 70.0, False),
+    ("inclination_deg", -90.0, 90.0, False),
+    ("declination_deg", -180.0, 180.0, False),
+    ("noise_std_ut", 0.0, 10.0, False),
+    ("hard_iron_residual_ut", 0.0, 10.0, False),
+)
 
 
 @dataclass(frozen=True)
@@ -58,37 +69,16 @@ class MagParams:
     hard_iron_residual_ut: float = 0.6
 
     def __post_init__(self) -> None:
-        checks = (
-            ("rate_hz", self.rate_hz, 0.0 < self.rate_hz <= 1000.0, "(0, 1000] Hz"),
-            (
-                "earth_field_total_ut",
-                self.earth_field_total_ut,
-                20.0 <= self.earth_field_total_ut <= 70.0,
-                "[20, 70] µT",
-            ),
-            (
-                "inclination_deg",
-                self.inclination_deg,
-                -90.0 <= self.inclination_deg <= 90.0,
-                "[-90, 90] deg",
-            ),
-            (
-                "declination_deg",
-                self.declination_deg,
-                -180.0 <= self.declination_deg <= 180.0,
-                "[-180, 180] deg",
-            ),
-            ("noise_std_ut", self.noise_std_ut, 0.0 <= self.noise_std_ut <= 10.0, "[0, 10] µT"),
-            (
-                "hard_iron_residual_ut",
-                self.hard_iron_residual_ut,
-                0.0 <= self.hard_iron_residual_ut <= 10.0,
-                "[0, 10] µT",
-            ),
-        )
-        for name, value, ok, valid in checks:
-            if not (isinstance(value, int | float) and ok):
-                raise ValueError(f"MagParams.{name} must be in {valid}, got {value!r}")
+        for name, low, high, low_open in _MAG_PARAM_RANGES:
+            value = getattr(self, name)
+            in_range = isinstance(value, int | float) and (
+                (low < value if low_open else low <= value) and value <= high
+            )
+            if not in_range:
+                bracket = "(" if low_open else "["
+                raise ValueError(
+                    f"MagParams.{name} must be in {bracket}{low}, {high}], got {value!r}"
+                )
 
     @property
     def earth_field_enu_t(self) -> Vec3:

@@ -19,14 +19,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, get_args
 
+from kestrel.geodesy import GeoOrigin
+from kestrel.random_streams import rng_for
 from kestrel.sim.sensors.baro import BaroModel, BaroParams
 from kestrel.sim.sensors.faults import FaultChannel, FaultSpec
 from kestrel.sim.sensors.gnss import GNSS_PRESETS, GnssModel
 from kestrel.sim.sensors.imu import ImuModel, ImuParams
 from kestrel.sim.sensors.mag import MagModel, MagParams
-
-from kestrel.geodesy import GeoOrigin
-from kestrel.random_streams import rng_for
 
 GnssPreset = Literal["rtk", "standard"]
 
