@@ -12,15 +12,21 @@ about z (airframe.py). The allocation matrix is the Moore–Penrose pseudo-inver
 B A = I whenever B has full row rank (every useful multirotor), and an unsaturated demand is
 reproduced exactly.
 
-When the demand does not fit in [0, 1] the airmode-disabled sequential desaturation decides what
-to give up, in this order:
-1. mix roll, pitch and thrust (no yaw); lower the collective (never raise it) to pull rotors
-   under full thrust, keeping roll/pitch;
-2. reduce roll, then pitch, by what is still out of range;
-3. add yaw, reduce yaw to fit (allowing 15 % headroom above full thrust, as PX4), then lower the
-   collective again;
-4. clip to [0, 1].
-Roll and pitch keep the vehicle upright and are sacrificed last; yaw first.
+When the demand does not fit in [0, 1], the priorities are those of PX4's airmode-disabled
+sequential desaturation (MC_AIRMODE = 0): the collective is never raised to unsaturate a rotor,
+roll and pitch keep the vehicle upright and are given up last, yaw first:
+1. collective thrust alone, clipped to what the rotors can give;
+2. roll and pitch added, scaled down together (keeping the direction of the tilt torque) only
+   as far as needed for a downward shift of the collective to bring every rotor into [0, 1];
+   the collective is lowered by that shift;
+3. yaw added, scaled down the same way, with the collective allowed to drop by at most 15 % of
+   the rotor range more for it (PX4 mixYaw's headroom), and lowered by what it needs.
+PX4 finds each scale with a two-pass heuristic gain (computeDesaturationGain), which can leave a
+rotor out of range for the final clip to cut, changing roll/pitch. Here each scale is computed
+exactly: every condition (each rotor ≥ 0, at most 1 + headroom, and each pair of rotors within
+one collective shift of [0, 1]) is linear in the scale, so the largest feasible scale is a
+minimum over a few ratios. Roll and pitch are therefore delivered exactly whenever some
+collective no higher than the demanded one allows it.
 """
 
 from __future__ import annotations
@@ -39,15 +45,9 @@ from .params import GROUND_PHASES, ValidatedParams
 
 log = logging.getLogger(__name__)
 
-WEAK_EFFECTIVENESS_RATIO = 0.2
-"""Rotors whose share of a desaturation direction is below this fraction of the largest share
-are not used to compute the desaturation gain (PX4 skips entries below 0.2 of a normalised mix
-column: a weak actuator would demand a huge gain)."""
-
-
 YAW_HEADROOM = 0.15
-"""Fraction of the rotor range allowed above full thrust while yaw is desaturated, so that yaw
-keeps some authority at full thrust; the collective is lowered afterwards (PX4 mixYaw)."""
+"""How far the collective may be lowered (fraction of the rotor range) to make room for yaw, so
+that yaw keeps some authority at full thrust without costing much climb (PX4 mixYaw)."""
 
 
 @dataclass(frozen=True)
@@ -87,10 +87,27 @@ class ControlAllocation:
             tuple(float(v) for v in row) for row in allocation
         )
         """A = B⁺: one row per rotor; columns roll, pitch, yaw [1/(N·m)], thrust [1/N]."""
-        self._roll, self._pitch, self._yaw, self._thrust = (
-            _Direction(tuple(float(v) for v in allocation[:, axis])) for axis in range(4)
+        roll, pitch, yaw, self._thrust = (
+            tuple(float(v) for v in allocation[:, axis]) for axis in range(4)
         )
-        self._yaw_upper = 1.0 + YAW_HEADROOM
+        if min(self._thrust) <= 0.0:
+            raise ValueError("every rotor must carry a share of the collective thrust")
+        self._per_collective = tuple(1.0 / t for t in self._thrust)
+        """C_i = 1 / A_T,i: rotor i's full range in newtons of collective thrust."""
+        self._roll_pitch_per_collective = tuple(
+            (r * c, p * c) for r, p, c in zip(roll, pitch, self._per_collective, strict=True)
+        )
+        self._yaw_per_collective = tuple(
+            y * c for y, c in zip(yaw, self._per_collective, strict=True)
+        )
+        self._pairs = tuple(
+            (i, j, self._per_collective[i])
+            for i in range(self.rotor_count)
+            for j in range(self.rotor_count)
+            if i != j
+        )
+        self._no_upper = [math.inf] * self.rotor_count
+        self._yaw_upper = [(1.0 + YAW_HEADROOM) * c for c in self._per_collective]
         self.hover_thrust_normalized: tuple[float, ...] = tuple(
             self.allocate((0.0, 0.0, 0.0), airframe.mass_kg * GRAVITY_MPS2)[0]
         )
@@ -105,19 +122,49 @@ class ControlAllocation:
         u = [r * tx + p * ty + y * tz + c * thrust_n for r, p, y, c in self.allocation]
         if min(u) >= 0.0 and max(u) <= 1.0:
             return u, False
-        roll, pitch, yaw, thrust = self._roll, self._pitch, self._yaw, self._thrust
-        # Saturated: redo the mix without yaw and desaturate axis by axis (module docstring).
-        u = [
-            r * tx + p * ty + c * thrust_n
-            for r, p, c in zip(roll.vector, pitch.vector, thrust.vector, strict=True)
-        ]
-        thrust.desaturate(u, 1.0, reduce_only=True)
-        roll.desaturate(u, 1.0)
-        pitch.desaturate(u, 1.0)
-        u = [v + y * tz for v, y in zip(u, yaw.vector, strict=True)]
-        yaw.desaturate(u, self._yaw_upper)
-        thrust.desaturate(u, 1.0, reduce_only=True)
-        return [0.0 if v < 0.0 else 1.0 if v > 1.0 else v for v in u], True
+        # Saturated: build the demand axis by axis in priority order (module docstring), in
+        # collective units: w_i = u_i / A_T,i is rotor i's thrust in newtons of collective, so a
+        # collective shift moves every w_i alike and rotor i's range is [0, 1 / A_T,i].
+        capacity = self._per_collective
+        collective_n = min(max(thrust_n, 0.0), min(capacity))
+        w = [collective_n] * self.rotor_count
+        tilt = [r * tx + p * ty for r, p in self._roll_pitch_per_collective]
+        scale = self._largest_scale(w, tilt, self._no_upper)
+        w = self._lower_collective([v + scale * d for v, d in zip(w, tilt, strict=False)])
+        spin = [y * tz for y in self._yaw_per_collective]
+        scale = self._largest_scale(w, spin, self._yaw_upper)
+        w = self._lower_collective([v + scale * d for v, d in zip(w, spin, strict=False)])
+        return [min(max(v * t, 0.0), 1.0) for v, t in zip(w, self._thrust, strict=False)], True
+
+    def _lower_collective(self, w: list[float]) -> list[float]:
+        """Shift the collective down until no rotor is above full thrust (never up)."""
+        shift_n = min(c - v for v, c in zip(w, self._per_collective, strict=False))
+        if shift_n >= 0.0:
+            return w
+        return [v + shift_n for v in w]
+
+    def _largest_scale(self, w: list[float], direction: list[float], upper: list[float]) -> float:
+        """Largest s in [0, 1] for which w + s·direction (collective units) can be brought into
+        every rotor's range by lowering the collective, with no rotor above `upper` before that.
+
+        Lowering the collective fits rotor i into [0, C_i] (C_i = 1 / A_T,i) iff every
+        w_j ≥ 0 and w_i − w_j ≤ C_i for every pair. Each condition is linear in s and holds at
+        s = 0, so s is a minimum of ratios.
+        """
+        s = 1.0
+        for v, d, top in zip(w, direction, upper, strict=False):
+            if d < 0.0:
+                if v + s * d < 0.0:
+                    s = max(0.0, -v / d)
+            elif d > 0.0 and v + s * d > top:
+                s = max(0.0, (top - v) / d)
+        for i, j, capacity in self._pairs:
+            slope = direction[i] - direction[j]
+            if slope > 0.0:
+                excess = w[i] - w[j] + s * slope - capacity
+                if excess > 0.0:
+                    s = max(0.0, s - excess / slope)
+        return s
 
     def wrench(self, thrust_normalized: list[float] | tuple[float, ...]) -> tuple[Vec3, float]:
         """Torque [N·m] and collective thrust [N] that rotor thrusts produce: B u."""
@@ -128,51 +175,6 @@ class ControlAllocation:
             tz += bz * v
             thrust += bt * v
         return (tx, ty, tz), thrust
-
-
-class _Direction:
-    """One column of the allocation matrix, used to slide rotor thrusts along one axis."""
-
-    def __init__(self, vector: tuple[float, ...]) -> None:
-        self.vector = vector
-        weak = WEAK_EFFECTIVENESS_RATIO * max(abs(d) for d in vector)
-        self._strong = tuple((i, d) for i, d in enumerate(vector) if abs(d) >= weak)
-
-    def gain(self, u: list[float], upper: float) -> float:
-        """Gain k such that u + k·vector is as far inside [0, upper] as this axis allows.
-
-        Smallest (most negative) plus largest of the per-rotor gains that would bring each
-        out-of-range rotor back to its bound (PX4 computeDesaturationGain).
-        """
-        k_min = 0.0
-        k_max = 0.0
-        for i, d in self._strong:
-            value = u[i]
-            if value < 0.0:
-                k = -value / d
-            elif value > upper:
-                k = (upper - value) / d
-            else:
-                continue
-            if k < k_min:
-                k_min = k
-            elif k > k_max:
-                k_max = k
-        return k_min + k_max
-
-    def desaturate(self, u: list[float], upper: float, *, reduce_only: bool = False) -> None:
-        """Slide u along this axis to minimise saturation (in place): a full step, then half of
-        the remaining one so that opposite saturations are split (PX4 desaturateActuators).
-
-        `reduce_only` never moves along +vector (used for thrust: never raise the collective to
-        unsaturate a rotor, which is what "airmode disabled" means).
-        """
-        for fraction in (1.0, 0.5):
-            gain = fraction * self.gain(u, upper)
-            if gain == 0.0 or (reduce_only and gain > 0.0):
-                return
-            for i, d in enumerate(self.vector):
-                u[i] += gain * d
 
 
 class ControlAllocator(Component):

@@ -8,8 +8,8 @@ where ω is the bias-corrected gyro rate (raw gyro − the estimator's gyro bias
 vehicle_angular_velocity does) and ω̇_f its derivative through a first-order low-pass
 (PX4 IMU_DGYRO_CUTOFF). Gains are physical: the controller commands an angular acceleration
 [rad/s²] that the airframe inertia turns into torque [N·m], so a P gain reads "rad/s² per rad/s
-of rate error" and the same numbers suit any airframe whose inertia is given. (PX4's gains are in
-normalised torque; MC_ROLLRATE_P = 0.15 on a 450-class quad corresponds to P ≈ 30–45 here.)
+of rate error" and the numbers carry over between airframes of similar motor lag. PX4's gains
+are in normalised torque (per unit of actuator output), so their values are not comparable.
 
 The integrator follows PX4 RateControl::updateIntegral:
 - frozen in the direction of an axis the allocator could not deliver. PX4 reads that from the
@@ -55,8 +55,8 @@ class RateControlParams(ValidatedParams):
     Defaults are tuned for REFERENCE_QUADROTOR (motor lag 12.5/25 ms, 500 Hz) in closed loop with
     a 6-DOF model (tests/test_position_control.py): a 1 rad/s roll-rate step rises to 90 % in
     about 50 ms with under 5 % overshoot, and stays below 20 % overshoot with motors twice as
-    slow and 4 ms of gyro latency. The D term (about the motor time constant's share of the
-    P gain) is what lets P reach 50 rad/s² per rad/s with 25 ms motors.
+    slow and 4 ms of gyro latency. The D term damps the motor lag (with D = 0 the same step
+    overshoots by about 20 %); yaw has no D, as in PX4.
     """
 
     roll_rate_p: float = param(
