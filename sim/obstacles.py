@@ -25,6 +25,7 @@ queried in one vectorised pass, so a forest of hundreds of trunks costs a few mi
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -66,7 +67,7 @@ def _cylinder_signed_distance(radial_m: float, axial_m: float) -> float:
 
     Exact: the cylinder is the intersection of the two, so inside it is max(radial, axial) and
     outside the Euclidean norm of the positive parts (standard SDF of an intersection of
-    orthogonal half-spaces; Quílez, "distance functions", capped cylinder).
+    orthogonal sets; I. Quílez, "Distance functions", iquilezles.org, capped cylinder).
     """
     inside = min(max(radial_m, axial_m), 0.0)
     outside = math.hypot(max(radial_m, 0.0), max(axial_m, 0.0))
@@ -90,7 +91,7 @@ class _Placed:
             if not points:
                 raise ValueError(f"{kind}: `path` needs at least one [t, x, y, z] point")
             times = tuple(p[0] for p in points)
-            if any(b <= a for a, b in zip(times, times[1:], strict=False)):
+            if any(b <= a for a, b in itertools.pairwise(times)):
                 raise ValueError(f"{kind}: `path` times must increase strictly, got {times}")
             object.__setattr__(self, "path", points)
             object.__setattr__(self, "_path_times", times)
@@ -113,8 +114,7 @@ class _Placed:
         """Largest speed of the obstacle over all time [m/s] (bounds how fast distances change)."""
         if self.path is not None:
             speeds = [
-                math.dist(a[1:], b[1:]) / (b[0] - a[0])
-                for a, b in zip(self.path, self.path[1:], strict=False)
+                math.dist(a[1:], b[1:]) / (b[0] - a[0]) for a, b in itertools.pairwise(self.path)
             ]
             return max(speeds, default=0.0)
         if self.velocity_mps is None:
@@ -268,7 +268,9 @@ class ForestSpec:
             raise ValueError(f"forest density_per_m2 must be in (0, 2], got {self.density_per_m2}")
         r_min, r_max = _finite_tuple(self.radius_m, "forest radius", 2)
         if not (0.0 < r_min <= r_max):
-            raise ValueError(f"forest radius must be [min, max], 0 < min <= max, got {r_min, r_max}")
+            raise ValueError(
+                f"forest radius must be [min, max], 0 < min <= max, got {r_min, r_max}"
+            )
         object.__setattr__(self, "radius_m", (r_min, r_max))
         object.__setattr__(self, "height_m", _positive(self.height_m, "forest height"))
 
@@ -368,19 +370,30 @@ def obstacle_from_mapping(item: Mapping[str, Any]) -> ObstacleSpec:
 
 
 class _TrunkGroup:
-    """Static vertical cylinders of one height in numpy arrays (one vectorised query)."""
+    """Static vertical cylinders of one height in numpy arrays (one vectorised query).
+
+    The query writes into preallocated buffers (no per-call allocation, ~2× faster); a group
+    therefore serves one caller at a time, as the single-threaded simulator does.
+    """
 
     def __init__(self, height_m: float, cylinders: Sequence[CylinderObstacle]) -> None:
         self.half_height_m = 0.5 * height_m
         self.x = np.array([c.center_m[0] for c in cylinders])  # type: ignore[index]
         self.y = np.array([c.center_m[1] for c in cylinders])  # type: ignore[index]
         self.radius = np.array([c.radius_m for c in cylinders])
+        self._dx = np.empty_like(self.x)
+        self._dy = np.empty_like(self.y)
 
     def signed_distance_m(self, point: Vec3) -> float:
         # The cylinder SDF grows monotonically with the radial distance for a fixed axial
         # one, and all trunks of the group share the axial distance: the nearest trunk is
         # the one with the smallest radial distance.
-        radial = float(np.min(np.hypot(self.x - point[0], self.y - point[1]) - self.radius))
+        dx, dy = self._dx, self._dy
+        np.subtract(self.x, point[0], out=dx)
+        np.subtract(self.y, point[1], out=dy)
+        np.hypot(dx, dy, out=dx)
+        np.subtract(dx, self.radius, out=dx)
+        radial = float(dx.min())
         axial = abs(point[2] - self.half_height_m) - self.half_height_m
         return _cylinder_signed_distance(radial, axial)
 

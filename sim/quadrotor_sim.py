@@ -95,7 +95,8 @@ _LINK_FRAME = pb.LINK_FRAME
 _ORIGIN = (0.0, 0.0, 0.0)
 
 MOTOR_SPEED_RATE_HZ = 100.0
-"""ESC telemetry rate [Hz] (DShot bidirectional telemetry is typically read at 100 Hz+)."""
+"""Rate of the `actuators/motor_speed` ESC telemetry [Hz] (the topic contract; bidirectional
+DShot reports eRPM with every command frame, so a real ESC can deliver at least this)."""
 HARD_LANDING_SPEED_MPS = 1.5
 """Ground contact counts as a collision above this descent speed (SCENARIOS.md)."""
 GROUND_CONTACT_HEIGHT_M = 0.005
@@ -142,9 +143,7 @@ class AeroDragParams:
                 f"drag_area_flu_m2 must be 3 values in [0, 10) m², got {self.drag_area_flu_m2!r}"
             )
         if not (0.0 < self.air_density_kgpm3 <= 2.0):
-            raise ValueError(
-                f"air_density_kgpm3 must be in (0, 2], got {self.air_density_kgpm3!r}"
-            )
+            raise ValueError(f"air_density_kgpm3 must be in (0, 2], got {self.air_density_kgpm3!r}")
 
     @property
     def quadratic_coefficients(self) -> Vec3:
@@ -181,7 +180,9 @@ class SimVehicle:
 
     def __post_init__(self) -> None:
         if not self.vehicle_id or "/" in self.vehicle_id:
-            raise ValueError(f"vehicle_id must be a non-empty name without '/', got {self.vehicle_id!r}")
+            raise ValueError(
+                f"vehicle_id must be a non-empty name without '/', got {self.vehicle_id!r}"
+            )
         if len(self.start_position_enu_m) != 3 or not all(
             math.isfinite(v) for v in self.start_position_enu_m
         ):
@@ -446,7 +447,8 @@ class _Vehicle:
 
     def metrics(self) -> dict[str, Any]:
         return {
-            "collisions": self.ground_collisions + self.obstacle_collisions
+            "collisions": self.ground_collisions
+            + self.obstacle_collisions
             + self.vehicle_collisions,
             "min_clearance_m": None if self.field is None else self.min_clearance_m,
         }
@@ -543,7 +545,9 @@ class QuadrotorSim(Component):
             for v in vehicles
         ]
         primitives = expand_obstacles(obstacles, self.seed, keep_clear)
-        self.obstacle_field: ObstacleField | None = ObstacleField(primitives) if primitives else None
+        self.obstacle_field: ObstacleField | None = (
+            ObstacleField(primitives) if primitives else None
+        )
         self.world = World(physics_hz=self.physics_hz, obstacles=primitives)
         self.wind = WindModel(wind, seed=self.seed, dt_s=self.dt_s)
         self._vehicles: list[_Vehicle] = []

@@ -32,11 +32,14 @@ from kestrel.airframe import QuadrotorAirframe
 from kestrel.messages import Vec3
 
 ARM_SECTION_M = 0.02
-"""Arm cross-section (square) [m]; F450 arms are ~20 mm wide (DJI F450 user manual)."""
+"""Arm cross-section (square) [m]. Contact/drawing geometry only, an estimate of a 450-class
+arm; the mass properties come from the airframe."""
 DISC_THICKNESS_M = 0.01
-"""Thickness of the rotor-disc collision cylinder [m] (swept propeller blade, ~1 cm)."""
+"""Thickness of the rotor-disc collision cylinder [m]: an estimate of the height swept by a
+10-inch propeller's blades (their chord is ~2 cm, pitched)."""
 SKID_SECTION_M = 0.015
-"""Skid bar cross-section (square) [m]; typical carbon landing-gear tube (10–16 mm)."""
+"""Skid bar cross-section (square) [m]: an estimate of a landing-gear tube (10–16 mm carbon
+tubes are common); contact/drawing geometry only."""
 
 
 def skid_geometry(airframe: QuadrotorAirframe) -> tuple[float, float, float]:
@@ -85,7 +88,7 @@ def _cylinder(radius_m: float, length_m: float) -> str:
 
 def _shape(origin: str, geometry: str, material: str) -> list[str]:
     return [
-        f"    <visual>{origin}{geometry}<material name=\"{material}\"/></visual>",
+        f'    <visual>{origin}{geometry}<material name="{material}"/></visual>',
         f"    <collision>{origin}{geometry}</collision>",
     ]
 

@@ -22,7 +22,7 @@ Choices, each measured with PyBullet 3.2.7 on the 2-core reference machine
 
 from __future__ import annotations
 
-import logging
+import contextlib
 import math
 import tempfile
 import weakref
@@ -36,26 +36,24 @@ from kestrel.messages import Quat, Vec3
 from kestrel.sim.obstacles import BoxObstacle, CylinderObstacle, Obstacle, SphereObstacle
 from kestrel.sim.urdf import write_quadrotor_urdf
 
-log = logging.getLogger(__name__)
-
 GROUND_HALF_SIZE_M = 10_000.0
 """Half width of the ground box [m]: scenarios fit within ±10 km of the origin."""
 GROUND_THICKNESS_M = 20.0
 """Thickness of the ground box [m] (thick enough that nothing tunnels through it)."""
 GROUND_FRICTION = 1.0
-"""Lateral friction coefficient of the ground (grass/asphalt against rubber/plastic is ~0.6–1.0;
-Bullet multiplies the two bodies' coefficients)."""
+"""Lateral friction coefficient of the ground. Bullet multiplies the two bodies' coefficients,
+so the contact gets `VEHICLE_FRICTION` × this."""
 VEHICLE_FRICTION = 0.8
-"""Lateral friction coefficient of the vehicle's skids (plastic/rubber feet)."""
+"""Lateral friction coefficient of the vehicle's skids: an estimate for rubber or plastic feet
+on dry ground (dry rubber on asphalt or concrete is ~0.5–0.8 in common friction tables, e.g.
+The Engineering ToolBox, "Friction and friction coefficients")."""
 SOLVER_ITERATIONS = 10
 """Bullet constraint-solver iterations per step (see module docstring)."""
 
 
 def _disconnect(client_id: int) -> None:
-    try:
+    with contextlib.suppress(pb.error):  # already disconnected
         pb.disconnect(physicsClientId=client_id)
-    except pb.error:  # already disconnected
-        pass
 
 
 def _yaw_quat(yaw_deg: float) -> Quat:
@@ -200,6 +198,11 @@ class World:
     @property
     def has_moving_obstacles(self) -> bool:
         return bool(self._moving)
+
+    @property
+    def moving_obstacle_ids(self) -> list[int]:
+        """PyBullet bodies of the moving obstacles, in the order of `obstacles`."""
+        return [body for body, _ in self._moving]
 
     def move_obstacles(self, t_s: float) -> None:
         """Place the moving obstacles where they are at `t_s` (static ones are untouched)."""
