@@ -116,6 +116,22 @@ class CylinderObstacle(_Strict):
             raise ValueError("a cylinder moves only horizontally: velocity z must be 0")
         return v
 
+    @field_validator("center")
+    @classmethod
+    def _on_the_ground(cls, v: tuple[float, ...] | None) -> tuple[float, ...] | None:
+        if v is not None and len(v) == 3 and v[2] != 0.0:
+            raise ValueError("a cylinder stands on the ground: center z must be 0 (or give [x, y])")
+        return v
+
+    @field_validator("path")
+    @classmethod
+    def _path_on_the_ground(
+        cls, v: list[tuple[float, float, float, float]] | None
+    ) -> list[tuple[float, float, float, float]] | None:
+        if v is not None and any(point[3] != 0.0 for point in v):
+            raise ValueError("a cylinder stands on the ground: every path point's z must be 0")
+        return v
+
     @model_validator(mode="after")
     def _one_placement(self) -> CylinderObstacle:
         if (self.path is None) == (self.center is None):

@@ -8,8 +8,9 @@ metrics probe and the run log, never a controller (tests/test_stack_wiring.py ch
 
 from __future__ import annotations
 
+import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from kestrel.airframe import REFERENCE_QUADROTOR
@@ -31,6 +32,8 @@ from kestrel.sim.quadrotor_sim import QuadrotorSim, SimVehicle
 from kestrel.sim.sensors.faults import FaultSpec
 from kestrel.sim.sensors.suite import SensorSuiteConfig
 from kestrel.sim.wind import WindConfig
+
+log = logging.getLogger(__name__)
 
 BAG_RATE_HZ = 50.0
 """Rate at which the run log samples each vehicle's topics (IMU decimated to it)."""
@@ -77,12 +80,27 @@ def _waypoints_enu(vehicle: VehicleSpec, origin: GeoOrigin) -> tuple[tuple[float
     return tuple(points)
 
 
-def _sensor_config(vehicle: VehicleSpec) -> SensorSuiteConfig:
+def _sensor_config(vehicle: VehicleSpec, physics_hz: float) -> SensorSuiteConfig:
+    """The vehicle's sensors; a sensor rate above physics_hz is capped to it (SCENARIOS.md),
+    with a warning, so its noise statistics follow the rate it really samples at."""
     faults = tuple(
         FaultSpec(sensor=f.sensor, mode=f.mode, t_s=f.t, until_s=f.until, value=f.values)
         for f in vehicle.faults
     )
-    return SensorSuiteConfig(gnss=vehicle.sensors.gnss, faults=faults)
+    defaults = SensorSuiteConfig()
+    capped = {}
+    for name in ("imu", "baro", "mag"):
+        params = getattr(defaults, name)
+        if params.rate_hz > physics_hz:
+            log.warning(
+                "%s %s: %.0f Hz capped at physics_hz %.0f Hz",
+                vehicle.id,
+                name,
+                params.rate_hz,
+                physics_hz,
+            )
+            capped[name] = replace(params, rate_hz=physics_hz)
+    return SensorSuiteConfig(gnss=vehicle.sensors.gnss, faults=faults, **capped)
 
 
 def flight_stack(vehicle: VehicleSpec, origin: GeoOrigin) -> list[Component]:
@@ -133,7 +151,7 @@ def build_stack(scenario: Scenario, *, bag: RunBag | None = None) -> Stack:
                 vehicle_id=v.id,
                 start_position_enu_m=tuple(float(x) for x in v.start.position),
                 start_yaw_rad=math.radians(v.start.yaw_deg),
-                sensors=_sensor_config(v),
+                sensors=_sensor_config(v, scenario.physics_hz),
             )
             for v in scenario.vehicles
         ],
