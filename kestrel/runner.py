@@ -12,6 +12,7 @@ bit; wall-clock tick times are measured on the side for real-time accounting onl
 from __future__ import annotations
 
 import heapq
+import inspect
 import logging
 import math
 import time
@@ -72,7 +73,21 @@ class _Scheduled:
     inputs: list[_Input]
     outputs: list[_Output]
     single_output: _Output | None
+    positional: bool = False
+    """True when `step`'s parameters after t_s name exactly the inputs, in `inputs` order:
+    the runner then passes them positionally (a per-call dict costs ~1 µs)."""
     tick_ns: list[int] = field(default_factory=list)
+
+
+def _takes_inputs_in_order(component: Component) -> bool:
+    try:
+        parameters = list(inspect.signature(component.step).parameters.values())
+    except (TypeError, ValueError):
+        return False
+    names = [
+        p.name for p in parameters[1:] if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ]
+    return names == list(component.inputs)
 
 
 @dataclass(frozen=True)
@@ -202,7 +217,9 @@ class LockstepRunner:
             for name, port in component.outputs.items()
         ]
         single = outputs[0] if len(outputs) == 1 else None
-        return _Scheduled(component, every, inputs, outputs, single)
+        return _Scheduled(
+            component, every, inputs, outputs, single, _takes_inputs_in_order(component)
+        )
 
     # ------------------------------------------------------------------ running
     @property
@@ -261,15 +278,20 @@ class LockstepRunner:
                 else [e for e in schedule if k % e.every_ticks == 0]
             )
             for entry in due:
-                kwargs = {}
+                args = []
                 for inp in entry.inputs:
                     if inp.queue is None:
-                        kwargs[inp.name] = inp.topic.latest
+                        args.append(inp.topic.latest)
                     else:
-                        kwargs[inp.name] = inp.queue[:]
+                        args.append(inp.queue[:])
                         inp.queue.clear()
-                start_ns = perf()
-                result = entry.component.step(t_s, **kwargs)
+                if entry.positional:
+                    start_ns = perf()
+                    result = entry.component.step(t_s, *args)
+                else:
+                    kwargs = {inp.name: a for inp, a in zip(entry.inputs, args, strict=True)}
+                    start_ns = perf()
+                    result = entry.component.step(t_s, **kwargs)
                 entry.tick_ns.append(perf() - start_ns)
                 if result is None:
                     continue
