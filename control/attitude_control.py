@@ -176,6 +176,15 @@ class AttitudeControl:
         s = self._sin_tilt_max / horizontal
         return (tx, ty, tz), (tx * s, ty * s, self._cos_tilt_max)
 
+    def target(self, acceleration_enu_mps2: Vec3, yaw_rad: float) -> tuple[Vec3, Vec3, Quat]:
+        """What depends on the demand alone: thrust vector T [N], its tilt-limited unit
+        direction and the desired attitude (steps 1–2 of the module docstring).
+
+        The component computes it once per new demand (50 Hz) rather than every tick (250 Hz).
+        """
+        thrust_enu, z_d = self.thrust_direction(acceleration_enu_mps2)
+        return thrust_enu, z_d, body_z_to_attitude(z_d, yaw_rad)
+
     def update(
         self,
         orientation: Quat,
@@ -184,57 +193,90 @@ class AttitudeControl:
         yaw_rate_radps: float,
     ) -> AttitudeDemand:
         """Rate setpoint and thrust for the current attitude and an acceleration demand."""
-        thrust_enu, z_d = self.thrust_direction(acceleration_enu_mps2)
-        q_d = body_z_to_attitude(z_d, yaw_rad)
-        qx, qy, qz, qw = orientation
-        # Current body z in ENU: third column of R(q).
-        ez = (
-            2.0 * (qx * qz + qw * qy),
-            2.0 * (qy * qz - qw * qx),
-            1.0 - 2.0 * (qx * qx + qy * qy),
-        )
-        # Shortest rotation from e_z to e_z,d (world frame): (e_z × e_z,d, 1 + e_z · e_z,d).
-        cw = 1.0 + ez[0] * z_d[0] + ez[1] * z_d[1] + ez[2] * z_d[2]
-        if cw < 1e-6:
-            q_cmd = q_d  # thrust axes opposite: full attitude control is fine (as PX4)
-        else:
-            cx = ez[1] * z_d[2] - ez[2] * z_d[1]
-            cy = ez[2] * z_d[0] - ez[0] * z_d[2]
-            cz = ez[0] * z_d[1] - ez[1] * z_d[0]
-            n = math.sqrt(cx * cx + cy * cy + cz * cz + cw * cw)
-            q_red = quat_multiply((cx / n, cy / n, cz / n, cw / n), orientation)
-            rx, ry, rz, rw = q_red
-            _, _, mz, mw = quat_multiply((-rx, -ry, -rz, rw), q_d)  # pure yaw: x = y = 0
-            if mw < 0.0:
-                mz, mw = -mz, -mw
-            mw = min(1.0, mw)
-            mz = max(-1.0, min(1.0, mz))
-            w = self._yaw_weight
-            q_cmd = quat_multiply(
-                q_red, (0.0, 0.0, math.sin(w * math.asin(mz)), math.cos(w * math.acos(mw)))
-            )
-        ex, ey, ez_err, ew = quat_multiply((-qx, -qy, -qz, qw), q_cmd)
-        if ew < 0.0:
-            ex, ey, ez_err = -ex, -ey, -ez_err
-        gain, limit = self._gain, self._rate_limit
-        # World z in the body frame: third row of R(q), for the yaw-rate feed-forward.
-        wz = (
-            2.0 * (qx * qz - qw * qy),
-            2.0 * (qy * qz + qw * qx),
-            1.0 - 2.0 * (qx * qx + qy * qy),
-        )
-        rates = (
-            _clamp(2.0 * gain[0] * ex + wz[0] * yaw_rate_radps, limit[0]),
-            _clamp(2.0 * gain[1] * ey + wz[1] * yaw_rate_radps, limit[1]),
-            _clamp(2.0 * gain[2] * ez_err + wz[2] * yaw_rate_radps, limit[2]),
-        )
-        collective = thrust_enu[0] * ez[0] + thrust_enu[1] * ez[1] + thrust_enu[2] * ez[2]
-        collective = min(max(collective, 0.0), self.max_thrust_n)
+        thrust_enu, z_d, q_d = self.target(acceleration_enu_mps2, yaw_rad)
+        rates, collective = self.track(orientation, thrust_enu, z_d, q_d, yaw_rate_radps)
         return AttitudeDemand(rates, collective, q_d)
 
+    def track(
+        self,
+        orientation: Quat,
+        thrust_enu: Vec3,
+        z_d: Vec3,
+        q_d: Quat,
+        yaw_rate_radps: float,
+    ) -> tuple[Vec3, float]:
+        """Rate setpoint [rad/s, FLU] and collective thrust [N] towards a `target` (steps 3–4).
 
-def _clamp(value: float, limit: float) -> float:
-    return -limit if value < -limit else limit if value > limit else value
+        Runs every tick: the products with the measured attitude are written out on locals
+        rather than through `quat_multiply` (each call builds and unpacks tuples), term for term
+        in its order, so the result is the same to the bit; a conjugate's −1 is folded into the
+        signs (x + (−y) = x − y exactly in IEEE 754).
+        """
+        qx, qy, qz, qw = orientation
+        zdx, zdy, zdz = z_d
+        # Current body z in ENU: third column of R(q).
+        ezx = 2.0 * (qx * qz + qw * qy)
+        ezy = 2.0 * (qy * qz - qw * qx)
+        ezz = 1.0 - 2.0 * (qx * qx + qy * qy)
+        # Shortest rotation from e_z to e_z,d (world frame): (e_z × e_z,d, 1 + e_z · e_z,d).
+        cw = 1.0 + ezx * zdx + ezy * zdy + ezz * zdz
+        if cw < 1e-6:
+            # Thrust axes opposite: full attitude control is fine (as PX4).
+            bx, by, bz, bw = q_d
+        else:
+            cx = ezy * zdz - ezz * zdy
+            cy = ezz * zdx - ezx * zdz
+            cz = ezx * zdy - ezy * zdx
+            n = math.sqrt(cx * cx + cy * cy + cz * cz + cw * cw)
+            ax, ay, az, aw = cx / n, cy / n, cz / n, cw / n
+            # q_red = q(e_z → e_z,d) ⊗ q
+            rx = aw * qx + ax * qw + ay * qz - az * qy
+            ry = aw * qy - ax * qz + ay * qw + az * qx
+            rz = aw * qz + ax * qy - ay * qx + az * qw
+            rw = aw * qw - ax * qx - ay * qy - az * qz
+            # q_mix = q_red⁻¹ ⊗ q_d is a pure yaw (x = y = 0): only z and w are needed.
+            dx, dy, dz, dw = q_d
+            mz = rw * dz - rx * dy + ry * dx - rz * dw
+            mw = rw * dw + rx * dx + ry * dy + rz * dz
+            if mw < 0.0:
+                mz, mw = -mz, -mw
+            # min(1, mw) and max(−1, min(1, mz)), with the builtins' NaN behaviour.
+            mw = mw if mw < 1.0 else 1.0
+            mz = mz if mz < 1.0 else 1.0
+            mz = mz if mz > -1.0 else -1.0
+            w = self._yaw_weight
+            bx, by, bz, bw = quat_multiply(
+                (rx, ry, rz, rw),
+                (0.0, 0.0, math.sin(w * math.asin(mz)), math.cos(w * math.acos(mw))),
+            )
+        # Attitude error q⁻¹ ⊗ q_cmd.
+        ex = qw * bx - qx * bw - qy * bz + qz * by
+        ey = qw * by + qx * bz - qy * bw - qz * bx
+        ez_err = qw * bz - qx * by + qy * bx - qz * bw
+        ew = qw * bw + qx * bx + qy * by + qz * bz
+        if ew < 0.0:
+            ex, ey, ez_err = -ex, -ey, -ez_err
+        gx, gy, gz = self._gain
+        lx, ly, lz = self._rate_limit
+        # World z in the body frame: third row of R(q), for the yaw-rate feed-forward (its z
+        # component is ezz).
+        wzx = 2.0 * (qx * qz - qw * qy)
+        wzy = 2.0 * (qy * qz + qw * qx)
+        rate_x = 2.0 * gx * ex + wzx * yaw_rate_radps
+        rate_y = 2.0 * gy * ey + wzy * yaw_rate_radps
+        rate_z = 2.0 * gz * ez_err + ezz * yaw_rate_radps
+        rates = (
+            -lx if rate_x < -lx else lx if rate_x > lx else rate_x,
+            -ly if rate_y < -ly else ly if rate_y > ly else rate_y,
+            -lz if rate_z < -lz else lz if rate_z > lz else rate_z,
+        )
+        tx, ty, tz = thrust_enu
+        collective = tx * ezx + ty * ezy + tz * ezz
+        # min(max(collective, 0), max_thrust)
+        collective = 0.0 if collective < 0.0 else collective
+        max_thrust_n = self.max_thrust_n
+        collective = max_thrust_n if collective > max_thrust_n else collective
+        return rates, collective
 
 
 _isfinite = math.isfinite
@@ -271,6 +313,8 @@ class AttitudeController(Component):
         self.params = params if params is not None else AttitudeControlParams()
         self.control = AttitudeControl(self.params, airframe)
         self._setpoint: AccelerationSetpoint | None = None
+        self._target: tuple[Vec3, Vec3, Quat] | None = None
+        """`AttitudeControl.target` of `_setpoint` (it changes at 50 Hz, this runs at 250 Hz)."""
         self._refusing = False
 
     def step(
@@ -289,6 +333,7 @@ class AttitudeController(Component):
                 and _isfinite(acceleration.yaw_rate_radps)
             ):
                 self._setpoint = acceleration
+                self._target = self.control.target(a, acceleration.yaw_rad)
                 self._refusing = False
             elif not self._refusing:
                 log.warning(
@@ -297,13 +342,18 @@ class AttitudeController(Component):
                     acceleration,
                 )
                 self._refusing = True
-        setpoint = self._setpoint
-        if setpoint is None or odometry is None or not odometry.valid:
+        target = self._target
+        if target is None or odometry is None or not odometry.valid:
             return None
         q = odometry.orientation
         if not (_isfinite(q[0]) and _isfinite(q[1]) and _isfinite(q[2]) and _isfinite(q[3])):
             return None
-        demand = self.control.update(
-            q, setpoint.acceleration_enu_mps2, setpoint.yaw_rad, setpoint.yaw_rate_radps
+        thrust_enu, z_d, q_d = target
+        rates, thrust_n = self.control.track(
+            q,
+            thrust_enu,
+            z_d,
+            q_d,
+            self._setpoint.yaw_rate_radps,  # type: ignore[union-attr]
         )
-        return RateSetpoint(t_s, demand.body_rates_flu_radps, demand.thrust_n)
+        return RateSetpoint(t_s, rates, thrust_n)

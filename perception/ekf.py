@@ -33,7 +33,10 @@ from __future__ import annotations
 import enum
 import logging
 import math
+import struct
+from bisect import bisect_right
 from collections import deque
+from operator import itemgetter
 from typing import Protocol
 
 import numpy as np
@@ -54,6 +57,12 @@ IDX_BBARO = 15
 
 _RESET_JACOBIAN_MIN_ANGLE_RAD = 1e-3
 """Attitude corrections smaller than this skip the reset Jacobian G (see `_inject`)."""
+
+_stamp = itemgetter(0)
+"""Time of validity of a history entry (the bisect key)."""
+
+_MAX_CACHED_DT = 64
+"""Size bound of the per-Δt cache of the process-noise diagonal (see `_q_step`)."""
 
 _MIN_HORIZONTAL_FIELD_FRACTION = 0.2
 """Skip a heading update when the measured field's horizontal part (after tilt compensation) is
@@ -179,22 +188,59 @@ class ErrorStateEkf:
         self._bg: Vec3 = (0.0, 0.0, 0.0)
         self._ba: Vec3 = (0.0, 0.0, 0.0)
         self._bb = 0.0
-        # Covariance and work buffers, allocated once; every per-step operation is in place.
-        self._P = np.zeros((N_ERROR_STATES, N_ERROR_STATES))
-        self._P_diag = self._P.reshape(-1)[:: N_ERROR_STATES + 1]  # writable view
-        self._F = np.eye(N_ERROR_STATES)
+        # Covariance and work buffers, allocated once; every per-step operation is in place
+        # (P is never rebound), so the views below stay valid for the filter's lifetime.
+        # Per-call cost is dominated by the ~0.5–1 µs fixed overhead of each numpy call on
+        # these tiny arrays, not by arithmetic: the hot paths use preallocated views and `out=`
+        # buffers (a slice or `.T` costs as much as a small ufunc) and as few calls as possible.
+        n = N_ERROR_STATES
+        self._P = np.zeros((n, n))
+        P = self._P
+        self._P_diag = P.reshape(-1)[:: n + 1]  # writable view
+        self._P_T = P.T
+        self._P_theta = P[:, IDX_THETA : IDX_THETA + 3]  # columns of δθ; δp_z, δv_z, δb_baro
+        self._P_pz = P[:, IDX_P + 2]
+        self._P_vz = P[:, IDX_V + 2]
+        self._P_bb = P[:, IDX_BBARO]
+        self._P_diag_pv = self._P_diag[IDX_P : IDX_V + 3]  # what `std_summary` reads
+        self._P_theta_block = P[IDX_THETA : IDX_THETA + 3, IDX_THETA : IDX_THETA + 3]
+        self._ph = np.empty(n)  # P·hᵀ of a scalar update, and its column / row views
+        self._ph_col = self._ph.reshape(n, 1)
+        self._ph_row = self._ph.reshape(1, n)
+        # Per GNSS dimension m (2: east/north, 3: with height): P·Hᵀ and its transpose view,
+        # the gain K, and the δp / δv columns of P it is formed from.
+        self._gnss_buffers = {}
+        for m in (2, 3):
+            pht = np.empty((n, m))
+            self._gnss_buffers[m] = (
+                pht,
+                pht.T,
+                np.empty((n, m)),
+                P[:, IDX_P : IDX_P + m],
+                P[:, IDX_V : IDX_V + m],
+            )
+        self._F = np.eye(n)
+        self._F_T = self._F.T
         self._F_flat = self._F.reshape(-1)
         self._F_idx = _flat_indices(
             [
-                (IDX_P, IDX_V, True),  # I·Δt
                 (IDX_V, IDX_THETA, False),  # −R[a_m − a_b]×Δt
                 (IDX_V, IDX_BA, False),  # −R·Δt
                 (IDX_THETA, IDX_THETA, False),  # R{(ω_m − ω_b)Δt}ᵀ
+                (IDX_P, IDX_V, True),  # I·Δt
                 (IDX_THETA, IDX_BG, True),  # −I·Δt
             ]
         )
-        self._T = np.empty((N_ERROR_STATES, N_ERROR_STATES))
-        self._q_step = np.empty(N_ERROR_STATES)
+        # `predict` writes the new entries as raw float64 through `struct` (see there): the
+        # 27 of the three full blocks, then the 6 of the ±I·Δt diagonals (two calls: a call
+        # with more than 30 arguments is compiled to build a list and a tuple first).
+        self._F_values = np.empty(len(self._F_idx))
+        F_bytes = memoryview(self._F_values).cast("B")  # same memory, as bytes
+        self._F_bytes_blocks, self._F_bytes_dt = F_bytes[: 27 * 8], F_bytes[27 * 8 :]
+        self._F_pack_blocks = struct.Struct("27d").pack  # native float64
+        self._F_pack_dt = struct.Struct("6d").pack
+        self._T = np.empty((n, n))
+        self._q_steps: dict[float, np.ndarray] = {}  # Q_i diagonal by Δt, see `_q_step`
         sa = params.accel_noise_density_mps2_rthz
         sg = params.gyro_noise_density_radps_rthz
         sbg = params.gyro_bias_random_walk_radps_rts
@@ -211,6 +257,7 @@ class ErrorStateEkf:
         )
         # Ring buffer of (t, p, v, q, sums) at the predict rate; `sums` snapshots `_sums`.
         self._history: deque[tuple[float, Vec3, Vec3, Quat, tuple[float, ...]]] = deque()
+        self._history_s = params.history_s
         self._sums: tuple[float, ...] = (0.0,) * 10  # Σδp(3) Σδv(3) Σδv·t(3) Σyaw_world(1)
         ex, ey, _ = params.earth_field_enu_t
         self._field_ref_h = (ex, ey)
@@ -267,28 +314,44 @@ class ErrorStateEkf:
         The yaw variance is that of the world-z component of the rotation error, r₂·P_θθ·r₂ᵀ
         with r₂ the third row of R(q) (the local error δθ seen in ENU is R·δθ).
         """
-        d = self._P_diag.tolist()
+        # Two `tolist` calls on views made once: cheaper than slicing, or one `take`.
+        pe, pn, pu, ve, vn, vu = self._P_diag_pv.tolist()
+        Pt = self._P_theta_block.tolist()
         x, y, z, w = self._q
         r0 = 2.0 * (x * z - y * w)
         r1 = 2.0 * (y * z + x * w)
         r2 = 1.0 - 2.0 * (x * x + y * y)
-        Pt = self._P[IDX_THETA : IDX_THETA + 3, IDX_THETA : IDX_THETA + 3].tolist()
         var_yaw = (
             r0 * (r0 * Pt[0][0] + r1 * Pt[0][1] + r2 * Pt[0][2])
             + r1 * (r0 * Pt[1][0] + r1 * Pt[1][1] + r2 * Pt[1][2])
             + r2 * (r0 * Pt[2][0] + r1 * Pt[2][1] + r2 * Pt[2][2])
         )
+        # A negative rounding residue reads as 0. `0.0 if v < 0.0 else v` is `max(v, 0.0)`,
+        # NaN included, at a tenth of the cost of the builtin call (this runs every tick).
         sqrt = math.sqrt
         return (
-            (sqrt(max(d[0], 0.0)), sqrt(max(d[1], 0.0)), sqrt(max(d[2], 0.0))),
-            (sqrt(max(d[3], 0.0)), sqrt(max(d[4], 0.0)), sqrt(max(d[5], 0.0))),
-            sqrt(max(var_yaw, 0.0)),
+            (
+                sqrt(0.0 if pe < 0.0 else pe),
+                sqrt(0.0 if pn < 0.0 else pn),
+                sqrt(0.0 if pu < 0.0 else pu),
+            ),
+            (
+                sqrt(0.0 if ve < 0.0 else ve),
+                sqrt(0.0 if vn < 0.0 else vn),
+                sqrt(0.0 if vu < 0.0 else vu),
+            ),
+            sqrt(0.0 if var_yaw < 0.0 else var_yaw),
         )
 
     def is_finite(self) -> bool:
         """False if the nominal state has become non-finite (never expected; a guard)."""
-        s = sum(self._p) + sum(self._v) + sum(self._q) + sum(self._bg) + sum(self._ba) + self._bb
-        return math.isfinite(s)
+        # One sum of every component (NaN or ±inf anywhere makes it non-finite), unrolled: it
+        # runs on every published Odometry, and five `sum()` calls cost twice as much.
+        p, v, q, bg, ba = self._p, self._v, self._q, self._bg, self._ba
+        return math.isfinite(
+            p[0] + p[1] + p[2] + v[0] + v[1] + v[2] + q[0] + q[1] + q[2] + q[3]
+            + bg[0] + bg[1] + bg[2] + ba[0] + ba[1] + ba[2] + self._bb
+        )  # fmt: skip
 
     # ----------------------------------------------------------------- initialisation
     def initialise(
@@ -468,25 +531,44 @@ class ErrorStateEkf:
         e11 = 1.0 - 2.0 * (ddx + ddz)
         e22 = 1.0 - 2.0 * (ddx + ddy)
         t = -dt_s
-        self._F_flat[self._F_idx] = (
-            dt_s, dt_s, dt_s,
+        # The 33 floats go through `struct` into a float64 buffer, then one fancy-index copy
+        # into F: numpy's own conversion of a tuple (dtype discovery per element) cost 2.5×.
+        self._F_bytes_blocks[:] = self._F_pack_blocks(
             m00 * t, m01 * t, m02 * t, m10 * t, m11 * t, m12 * t, m20 * t, m21 * t, m22 * t,
             r00 * t, r01 * t, r02 * t, r10 * t, r11 * t, r12 * t, r20 * t, r21 * t, r22 * t,
             e00, e10, e20, e01, e11, e21, e02, e12, e22,
-            t, t, t,
         )  # fmt: skip
-        P = self._P
-        np.matmul(self._F, P, out=self._T)
-        np.matmul(self._T, self._F.T, out=P)
-        np.multiply(self._q_density, dt_s, out=self._q_step)
+        self._F_bytes_dt[:] = self._F_pack_dt(dt_s, dt_s, dt_s, t, t, t)
+        self._F_flat[self._F_idx] = self._F_values
+        # Dense F·P·Fᵀ: two BLAS products on 16×16 cost less than block-sparse updates, which
+        # need ~10 slice/ufunc calls. `np.dot` has less call overhead than `np.matmul`.
+        P, T = self._P, self._T
+        np.dot(self._F, P, out=T)
+        np.dot(T, self._F_T, out=P)
+        q_step = self._q_steps.get(dt_s)
+        if q_step is None:
+            q_step = self._cache_q_step(dt_s)
         if velocity_variance_add_m2ps2:
-            self._q_step[IDX_V : IDX_V + 3] += velocity_variance_add_m2ps2
-        self._P_diag += self._q_step
+            q_step = q_step.copy()
+            q_step[IDX_V : IDX_V + 3] += velocity_variance_add_m2ps2
+        self._P_diag += q_step
         self._t_s = t_s
         history = self._history
         history.append((t_s, self._p, self._v, self._q, self._sums))
-        if t_s - history[0][0] > self.params.history_s:
+        if t_s - history[0][0] > self._history_s:
             history.popleft()
+
+    def _cache_q_step(self, dt_s: float) -> np.ndarray:
+        """Diagonal of Q_i for one step of `dt_s`, cached by `predict` (read-only after this).
+
+        Δt comes from IMU stamps, so it takes only a handful of values differing in the last
+        bits (13 in a 40 s flight at 250 Hz): the cache saves a numpy call per predict. It is
+        cleared if irregular stamps ever make it grow large.
+        """
+        if len(self._q_steps) >= _MAX_CACHED_DT:
+            self._q_steps.clear()
+        q_step = self._q_steps[dt_s] = self._q_density * dt_s
+        return q_step
 
     # ----------------------------------------------------------------- delayed states
     def _past_entries(self, t_m: float) -> tuple[tuple, tuple, float] | None:
@@ -499,26 +581,19 @@ class ErrorStateEkf:
             return newest, newest, 1.0
         if t_m < history[0][0]:
             return None
-        for i in range(len(history) - 2, -1, -1):
-            older = history[i]
-            if older[0] <= t_m:
-                newer = history[i + 1]
-                span = newer[0] - older[0]
-                return older, newer, (t_m - older[0]) / span if span > 0.0 else 1.0
-        return None
-
-    def _believed_position(self, entry: tuple, t_m: float) -> Vec3:
-        """Buffered position corrected by everything fused since it was recorded."""
-        p = entry[1]
-        s0 = entry[4]
-        s = self._sums
-        return (
-            p[0] + (s[0] - s0[0]) - (s[6] - s0[6]) + t_m * (s[3] - s0[3]),
-            p[1] + (s[1] - s0[1]) - (s[7] - s0[7]) + t_m * (s[4] - s0[4]),
-            p[2] + (s[2] - s0[2]) - (s[8] - s0[8]) + t_m * (s[5] - s0[5]),
-        )
+        # Stamps strictly increase (predict skips Δt ≤ 0): bisect for the last entry at or
+        # before t_m (~7 probes instead of walking back the 12–25 entries of a GNSS delay).
+        i = bisect_right(history, t_m, key=_stamp)
+        older, newer = history[i - 1], history[i]
+        span = newer[0] - older[0]
+        return older, newer, (t_m - older[0]) / span if span > 0.0 else 1.0
 
     def _position_at(self, t_m: float) -> Vec3 | None:
+        """Position at `t_m` as currently believed: the two buffered positions bracketing it,
+        each corrected by everything fused since it was recorded (module docstring),
+        p + ΔΣδp − (ΔΣδv·t − t_m·ΔΣδv), then interpolated. Written out in one function
+        (no per-entry helper or intermediate tuples): it runs for every GNSS and baro update.
+        """
         found = self._past_entries(t_m)
         if found is None:
             return None
@@ -527,13 +602,16 @@ class ErrorStateEkf:
             lead = t_m - self._t_s
             p, v = self._p, self._v
             return (p[0] + v[0] * lead, p[1] + v[1] * lead, p[2] + v[2] * lead)
-        a = self._believed_position(older, t_m)
-        b = self._believed_position(newer, t_m)
-        return (
-            a[0] + alpha * (b[0] - a[0]),
-            a[1] + alpha * (b[1] - a[1]),
-            a[2] + alpha * (b[2] - a[2]),
-        )
+        s0, s1, s2, s3, s4, s5, s6, s7, s8, _ = self._sums
+        p, o = older[1], older[4]
+        ax = p[0] + (s0 - o[0]) - (s6 - o[6]) + t_m * (s3 - o[3])
+        ay = p[1] + (s1 - o[1]) - (s7 - o[7]) + t_m * (s4 - o[4])
+        az = p[2] + (s2 - o[2]) - (s8 - o[8]) + t_m * (s5 - o[5])
+        p, o = newer[1], newer[4]
+        bx = p[0] + (s0 - o[0]) - (s6 - o[6]) + t_m * (s3 - o[3])
+        by = p[1] + (s1 - o[1]) - (s7 - o[7]) + t_m * (s4 - o[4])
+        bz = p[2] + (s2 - o[2]) - (s8 - o[8]) + t_m * (s5 - o[5])
+        return (ax + alpha * (bx - ax), ay + alpha * (by - ay), az + alpha * (bz - az))
 
     # ----------------------------------------------------------------- measurement updates
     def fuse_position(
@@ -564,13 +642,20 @@ class ErrorStateEkf:
         m = 3 if fuse_height else 2
         y = [position_enu_m[i] - past[i] for i in range(m)]
         tau = self._t_s - t_valid_s
-        P = self._P
-        PHt = P[:, IDX_P : IDX_P + m] - tau * P[:, IDX_V : IDX_V + m]
-        S = (PHt[IDX_P : IDX_P + m] - tau * PHt[IDX_V : IDX_V + m]).tolist()
+        # P·Hᵀ = P[:, δp] − τ·P[:, δv] into a preallocated buffer (column views made once).
+        PHt, PHt_T, K, P_pos, P_vel = self._gnss_buffers[m]
+        np.multiply(P_vel, tau, out=PHt)
+        np.subtract(P_pos, PHt, out=PHt)
+        # S = H·P·Hᵀ + R from rows δp and δv of P·Hᵀ, in floats (smaller than a numpy call).
+        rows = PHt[: IDX_V + 3].tolist()
+        S = [[rows[i][j] - tau * rows[IDX_V + i][j] for j in range(m)] for i in range(m)]
         for i in range(m):
             S[i][i] += std_enu_m[i] ** 2
         S_inv = _inverse_small(S)
-        d2 = sum(y[i] * S_inv[i][j] * y[j] for i in range(m) for j in range(m))
+        d2 = 0.0
+        for i in range(m):
+            for j in range(m):
+                d2 += y[i] * S_inv[i][j] * y[j]
         if not d2 <= self.params.gnss_gate_chi2:
             self.gnss_rejected += 1
             if self._gnss_reject_since is None:
@@ -580,10 +665,12 @@ class ErrorStateEkf:
                 return Fusion.RESET
             return Fusion.REJECTED
         self._gnss_reject_since = None
-        K = PHt @ np.array(S_inv)
-        P -= K @ PHt.T
+        P, T = self._P, self._T
+        np.dot(PHt, S_inv, out=K)
+        np.dot(K, PHt_T, out=T)
+        np.subtract(P, T, out=P)
         self._symmetrise()  # also removes the rounding asymmetry of F·P·Fᵀ, at 10 Hz
-        self._inject((K @ np.array(y)).tolist())
+        self._inject(np.dot(K, y).tolist())
         return Fusion.ACCEPTED
 
     def fuse_baro_height(self, t_valid_s: float, height_m: float, std_m: float) -> Fusion:
@@ -598,9 +685,12 @@ class ErrorStateEkf:
             return Fusion.TOO_OLD
         y = height_m - (past[2] + self._bb)
         tau = self._t_s - t_valid_s
-        P = self._P
-        ph = P[:, IDX_P + 2] - tau * P[:, IDX_V + 2] + P[:, IDX_BBARO]
-        s = float(ph[IDX_P + 2] - tau * ph[IDX_V + 2] + ph[IDX_BBARO]) + std_m * std_m
+        ph = self._ph  # P·hᵀ = P[:, δp_z] − τ·P[:, δv_z] + P[:, δb_baro], in place
+        np.multiply(self._P_vz, tau, out=ph)
+        np.subtract(self._P_pz, ph, out=ph)
+        np.add(ph, self._P_bb, out=ph)
+        ph_list = ph.tolist()
+        s = ph_list[IDX_P + 2] - tau * ph_list[IDX_V + 2] + ph_list[IDX_BBARO] + std_m * std_m
         if not y * y <= self.params.baro_gate_chi2 * s:
             self.baro_rejected += 1
             if self._baro_reject_since is None:
@@ -610,7 +700,7 @@ class ErrorStateEkf:
                 return Fusion.RESET
             return Fusion.REJECTED
         self._baro_reject_since = None
-        self._scalar_update(ph, s, y)
+        self._scalar_update(ph_list, s, y)
         return Fusion.ACCEPTED
 
     def reset_baro_bias(self, height_m: float, std_m: float) -> None:
@@ -642,9 +732,21 @@ class ErrorStateEkf:
         x, y, z, w = older[3]
         mx, my, mz = field_flu_t
         # Horizontal part of R(q_m)·m.
-        me = (1 - 2 * (y * y + z * z)) * mx + 2 * (x * y - z * w) * my + 2 * (x * z + y * w) * mz
-        mn = 2 * (x * y + z * w) * mx + (1 - 2 * (x * x + z * z)) * my + 2 * (y * z - x * w) * mz
-        mu = 2 * (x * z - y * w) * mx + 2 * (y * z + x * w) * my + (1 - 2 * (x * x + y * y)) * mz
+        me = (
+            (1.0 - 2.0 * (y * y + z * z)) * mx
+            + 2.0 * (x * y - z * w) * my
+            + 2.0 * (x * z + y * w) * mz
+        )
+        mn = (
+            2.0 * (x * y + z * w) * mx
+            + (1.0 - 2.0 * (x * x + z * z)) * my
+            + 2.0 * (y * z - x * w) * mz
+        )
+        mu = (
+            2.0 * (x * z - y * w) * mx
+            + 2.0 * (y * z + x * w) * my
+            + (1.0 - 2.0 * (x * x + y * y)) * mz
+        )
         h_sq = me * me + mn * mn
         if h_sq < (_MIN_HORIZONTAL_FIELD_FRACTION * self._field_ref_h_norm) ** 2:
             return Fusion.SKIPPED
@@ -656,29 +758,42 @@ class ErrorStateEkf:
         we = -mu * me / h_sq
         wn = -mu * mn / h_sq
         x, y, z, w = self._q
-        h0 = we * (1 - 2 * (y * y + z * z)) + wn * 2 * (x * y + z * w) + 2 * (x * z - y * w)
-        h1 = we * 2 * (x * y - z * w) + wn * (1 - 2 * (x * x + z * z)) + 2 * (y * z + x * w)
-        h2 = we * 2 * (x * z + y * w) + wn * 2 * (y * z - x * w) + (1 - 2 * (x * x + y * y))
-        ph = self._P[:, IDX_THETA : IDX_THETA + 3] @ np.array((h0, h1, h2))  # P·hᵀ
-        p0, p1, p2 = ph[IDX_THETA : IDX_THETA + 3].tolist()
+        h0 = we * (1.0 - 2.0 * (y * y + z * z)) + wn * 2.0 * (x * y + z * w) + 2.0 * (x * z - y * w)
+        h1 = we * 2.0 * (x * y - z * w) + wn * (1.0 - 2.0 * (x * x + z * z)) + 2.0 * (y * z + x * w)
+        h2 = we * 2.0 * (x * z + y * w) + wn * 2.0 * (y * z - x * w) + (1.0 - 2.0 * (x * x + y * y))
+        np.dot(self._P_theta, (h0, h1, h2), out=self._ph)  # P·hᵀ
+        ph_list = self._ph.tolist()
+        p0, p1, p2 = ph_list[IDX_THETA : IDX_THETA + 3]
         s = p0 * h0 + p1 * h1 + p2 * h2 + std_rad * std_rad
         if not innovation * innovation <= self.params.mag_gate_chi2 * s:
             self.mag_rejected += 1
             return Fusion.REJECTED
-        self._scalar_update(ph, s, innovation)
+        self._scalar_update(ph_list, s, innovation)
         return Fusion.ACCEPTED
 
-    def _scalar_update(self, ph: np.ndarray, s: float, y: float) -> None:
+    def _scalar_update(self, ph_list: list[float], s: float, y: float) -> None:
         """K = P·hᵀ/s; δx = K·y; P ← P − K·s·Kᵀ = P − (P·hᵀ)(P·hᵀ)ᵀ/s (Solà eqs. 273–275,
-        symmetric form; the outer product is exactly symmetric, so P stays symmetric)."""
-        outer = np.outer(ph, ph, out=self._T)
-        outer *= 1.0 / s
-        self._P -= outer
-        self._inject((ph * (y / s)).tolist())
+        symmetric form; the outer product is exactly symmetric, so P stays symmetric).
+
+        P·hᵀ is in `self._ph` (and, as floats, in `ph_list`). The outer product is a BLAS
+        product of its column and row views (inner dimension 1: each entry is the one
+        rounded product, as in `np.outer`, which costs 3× more); δx = K·y in floats costs
+        less than a numpy round trip.
+        """
+        T = self._T
+        np.dot(self._ph_col, self._ph_row, out=T)  # the outer product, exactly as np.outer
+        T *= 1.0 / s
+        self._P -= T
+        c = y / s
+        self._inject([v * c for v in ph_list])
 
     def _symmetrise(self) -> None:
-        np.add(self._P, self._P.T, out=self._T)
-        np.multiply(self._T, 0.5, out=self._P)
+        """P ← (P + Pᵀ)/2. Pᵀ is first copied contiguous: a ufunc reading the transposed
+        view directly goes through numpy's buffered iterator, which costs more than the copy."""
+        T = self._T
+        T[...] = self._P_T
+        np.add(self._P, T, out=T)
+        np.multiply(T, 0.5, out=self._P)
 
     def _inject(self, dx: list[float]) -> None:
         """Inject the observed error into the nominal state and reset it (Solà §6.2–6.3).
@@ -690,14 +805,16 @@ class ErrorStateEkf:
         negligible, and below 1 mrad it changes P_θθ by < 0.05 % for ~14 µs per update.
         Also accumulates the corrections for the time-of-validity bookkeeping.
         """
+        dpx, dpy, dpz, dvx, dvy, dvz, tx, ty, tz, dgx, dgy, dgz, dax, day, daz, dbb = dx
         px, py, pz = self._p
         vx, vy, vz = self._v
-        self._p = (px + dx[0], py + dx[1], pz + dx[2])
-        self._v = (vx + dx[3], vy + dx[4], vz + dx[5])
-        tx, ty, tz = dx[6], dx[7], dx[8]
+        self._p = (px + dpx, py + dpy, pz + dpz)
+        self._v = (vx + dvx, vy + dvy, vz + dvz)
         x, y, z, w = self._q
         world_yaw = (
-            2.0 * (x * z - y * w) * tx + 2.0 * (y * z + x * w) * ty + (1 - 2 * (x * x + y * y)) * tz
+            2.0 * (x * z - y * w) * tx
+            + 2.0 * (y * z + x * w) * ty
+            + (1.0 - 2.0 * (x * x + y * y)) * tz
         )
         angle = math.sqrt(tx * tx + ty * ty + tz * tz)
         if angle > 1e-12:
@@ -713,16 +830,16 @@ class ErrorStateEkf:
         n = 1.0 / math.sqrt(qx * qx + qy * qy + qz * qz + qw * qw)
         self._q = (qx * n, qy * n, qz * n, qw * n)
         bg, ba = self._bg, self._ba
-        self._bg = (bg[0] + dx[9], bg[1] + dx[10], bg[2] + dx[11])
-        self._ba = (ba[0] + dx[12], ba[1] + dx[13], ba[2] + dx[14])
-        self._bb += dx[15]
+        self._bg = (bg[0] + dgx, bg[1] + dgy, bg[2] + dgz)
+        self._ba = (ba[0] + dax, ba[1] + day, ba[2] + daz)
+        self._bb += dbb
         t = self._t_s
-        s0 = self._sums
+        s0, s1, s2, s3, s4, s5, s6, s7, s8, s9 = self._sums
         self._sums = (
-            s0[0] + dx[0], s0[1] + dx[1], s0[2] + dx[2],
-            s0[3] + dx[3], s0[4] + dx[4], s0[5] + dx[5],
-            s0[6] + dx[3] * t, s0[7] + dx[4] * t, s0[8] + dx[5] * t,
-            s0[9] + world_yaw,
+            s0 + dpx, s1 + dpy, s2 + dpz,
+            s3 + dvx, s4 + dvy, s5 + dvz,
+            s6 + dvx * t, s7 + dvy * t, s8 + dvz * t,
+            s9 + world_yaw,
         )  # fmt: skip
         if angle > _RESET_JACOBIAN_MIN_ANGLE_RAD:
             G = np.array(

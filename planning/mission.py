@@ -91,8 +91,11 @@ _ZERO: Vec3 = (0.0, 0.0, 0.0)
 Phase = Literal["idle", "takeoff", "mission", "operator", "land", "landed", "hover", "return"]
 
 
+_isfinite = math.isfinite
+
+
 def _finite(v: Vec3) -> bool:
-    return math.isfinite(v[0]) and math.isfinite(v[1]) and math.isfinite(v[2])
+    return _isfinite(v[0]) and _isfinite(v[1]) and _isfinite(v[2])
 
 
 def _distance(a: Vec3, b: Vec3) -> float:
@@ -402,11 +405,19 @@ class Mission(Component):
             return None
         if not (0.0 <= t_s - odom.t_s <= self.params.estimate_timeout_s):
             return None
-        if not (_finite(odom.position_enu_m) and _finite(odom.velocity_enu_mps)):
+        p, v = odom.position_enu_m, odom.velocity_enu_mps
+        if not (
+            _isfinite(p[0])
+            and _isfinite(p[1])
+            and _isfinite(p[2])
+            and _isfinite(v[0])
+            and _isfinite(v[1])
+            and _isfinite(v[2])
+        ):
             return None
         q = odom.orientation
         if (
-            not all(math.isfinite(c) for c in q)
+            not (_isfinite(q[0]) and _isfinite(q[1]) and _isfinite(q[2]) and _isfinite(q[3]))
             or (q[0] ** 2 + q[1] ** 2 + q[2] ** 2 + q[3] ** 2) < 0.5
         ):
             return None
@@ -556,7 +567,7 @@ class Mission(Component):
             and est is not None
             and t_s >= self._climb_start_s
             and est.position_enu_m[2]
-            >= self._takeoff_point[2] - self.params.takeoff_reached_tolerance_m
+            >= self._home[2] + self.plan.takeoff_alt_m - self.params.takeoff_reached_tolerance_m
         ):
             self._at_altitude = True
         if t_s >= route.trajectory.end_time_s and self.plan.then in ("land", "return"):

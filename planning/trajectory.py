@@ -490,32 +490,74 @@ def minimum_jerk_segment(
 
 @dataclass(frozen=True, slots=True)
 class _Compiled:
-    """Run-time form of one segment: descending coefficients of p, dp/ds, d²p/ds² per axis."""
+    """Run-time form of one segment, per ENU axis.
+
+    An axis is either `_AxisPolynomials` or, when it does not move during the segment (every
+    coefficient but the constant one is zero: a climb's x and y, a level leg's z), its fixed
+    (position, 0.0, 0.0), which is what the Horner evaluation would give for it.
+    """
 
     inv_duration: float
     inv_duration_sq: float
-    pos: tuple[tuple[float, ...], ...]
-    vel: tuple[tuple[float, ...], ...]
-    acc: tuple[tuple[float, ...], ...]
+    x: _AxisPolynomials | tuple[float, float, float]
+    y: _AxisPolynomials | tuple[float, float, float]
+    z: _AxisPolynomials | tuple[float, float, float]
+
+
+@dataclass(frozen=True, slots=True)
+class _AxisPolynomials:
+    """Descending coefficients of p(s), dp/ds and d²p/ds² on one axis (see `_descending`)."""
+
+    pos: tuple[float, ...]
+    vel: tuple[float, ...]
+    acc: tuple[float, ...]
+
+
+def _descending(coeffs: list[float]) -> tuple[float, ...]:
+    """Coefficients highest power first, for the unrolled Horner evaluation (`_axis_state`).
+
+    `+ 0.0` on the leading one turns a −0.0 into +0.0: Horner started from 0.0 (0.0·s + c) did
+    that, so the unrolled form gives the same values to the sign of zero.
+    """
+    highest_first = coeffs[::-1]
+    highest_first[0] = highest_first[0] + 0.0
+    return tuple(highest_first)
 
 
 def _compile(segment: PolynomialSegment) -> _Compiled:
-    pos, vel, acc = [], [], []
+    axes: list[_AxisPolynomials | tuple[float, float, float]] = []
     for c in segment.coefficients:
+        if all(v == 0.0 for v in c[1:]):
+            # Horner on s ≥ 0 gives c₀ + 0.0 (−0.0 → +0.0) and +0.0 for both derivatives.
+            axes.append((c[0] + 0.0, 0.0, 0.0))
+            continue
         d1 = [k * c[k] for k in range(1, _N_COEFFS)]
         d2 = [k * (k - 1) * c[k] for k in range(2, _N_COEFFS)]
-        pos.append(tuple(reversed(c)))
-        vel.append(tuple(reversed(d1)))
-        acc.append(tuple(reversed(d2)))
+        axes.append(_AxisPolynomials(_descending(list(c)), _descending(d1), _descending(d2)))
     inv = 1.0 / segment.duration_s
-    return _Compiled(inv, inv * inv, tuple(pos), tuple(vel), tuple(acc))
+    return _Compiled(inv, inv * inv, *axes)
 
 
-def _horner(coeffs: tuple[float, ...], s: float) -> float:
-    value = 0.0
-    for c in coeffs:
-        value = value * s + c
-    return value
+def _axis_state(
+    axis: _AxisPolynomials | tuple[float, float, float], s: float, iv: float, ia: float
+) -> tuple[float, float, float]:
+    """(position, velocity, acceleration) on one axis at normalised time s ∈ [0, 1].
+
+    Horner's rule unrolled for the fixed degree (POLY_ORDER = 7 and its two derivatives) and
+    one call per axis: the mission evaluates this at 50 Hz and a loop (or a call per
+    polynomial) costs about three times as much. Velocity and acceleration are scaled to
+    seconds by iv = 1/T and ia = 1/T².
+    """
+    if type(axis) is tuple:
+        return axis
+    p0, p1, p2, p3, p4, p5, p6, p7 = axis.pos
+    v0, v1, v2, v3, v4, v5, v6 = axis.vel
+    a0, a1, a2, a3, a4, a5 = axis.acc
+    return (
+        ((((((p0 * s + p1) * s + p2) * s + p3) * s + p4) * s + p5) * s + p6) * s + p7,
+        ((((((v0 * s + v1) * s + v2) * s + v3) * s + v4) * s + v5) * s + v6) * iv,
+        (((((a0 * s + a1) * s + a2) * s + a3) * s + a4) * s + a5) * ia,
+    )
 
 
 class Trajectory:
@@ -652,16 +694,12 @@ class Trajectory:
         i = bisect_right(self._knots, tau) - 1
         seg = self._compiled[i]
         s = (tau - self._knots[i]) * seg.inv_duration
-        px, py, pz = seg.pos
-        vx, vy, vz = seg.vel
-        ax, ay, az = seg.acc
         iv = seg.inv_duration
         ia = seg.inv_duration_sq
-        return (
-            (_horner(px, s), _horner(py, s), _horner(pz, s)),
-            (_horner(vx, s) * iv, _horner(vy, s) * iv, _horner(vz, s) * iv),
-            (_horner(ax, s) * ia, _horner(ay, s) * ia, _horner(az, s) * ia),
-        )
+        px, vx, ax = _axis_state(seg.x, s, iv, ia)
+        py, vy, ay = _axis_state(seg.y, s, iv, ia)
+        pz, vz, az = _axis_state(seg.z, s, iv, ia)
+        return (px, py, pz), (vx, vy, vz), (ax, ay, az)
 
     def yaw(self, t_s: float) -> tuple[float, float]:
         """(yaw [rad] in [-π, π), yaw rate [rad/s]) at time `t_s` (REP-103: 0 = east, CCW)."""

@@ -8,12 +8,15 @@ Ports, per vehicle `vid` (the component has no namespace; topics are absolute pe
              f"{vid}/baro"          FluidPressure  /{vid}/sensors/baro
              f"{vid}/mag"           MagneticField  /{vid}/sensors/mag
              f"{vid}/motor_speed"   MotorSpeed     /{vid}/actuators/motor_speed   (100 Hz)
-             f"{vid}/ground_truth"  GroundTruth    /{vid}/sim/ground_truth         (every tick)
+             f"{vid}/ground_truth"  GroundTruth    /{vid}/sim/ground_truth  (ground_truth_hz)
 
 The simulator is a plant: `direct_feedthrough = False`, so the runner steps it first in each
 tick with the motor command the controllers produced one tick earlier. `step(t)` applies that
 command over [t − dt, t], advances PyBullet by one fixed step and publishes the state at t.
-The first call (t = 0) only publishes the initial state.
+The first call (t = 0) only publishes the initial state. Ground truth is published every
+n = physics_hz / ground_truth_hz ticks from t = 0 (default 250 Hz: every 4th tick at 1 kHz; its
+readers, the metrics probe and the logger, run at 50 Hz on the same grid); the collision and
+clearance metrics below are computed inside the simulator every tick, not from that topic.
 
 Per vehicle and step, the body gets exactly one force and one torque, both in the body frame at
 the centre of mass (two PyBullet calls; the sim-speed study measured 6 calls as 20 % slower):
@@ -67,6 +70,7 @@ from kestrel.messages import (
     MotorCommand,
     MotorSpeed,
     NavSatFix,
+    Quat,
     Vec3,
 )
 from kestrel.rotation import quat_from_euler
@@ -78,6 +82,7 @@ from kestrel.sim.obstacles import (
     expand_obstacles,
 )
 from kestrel.sim.sensors.gnss import GNSS_PRESETS
+from kestrel.sim.sensors.imu import ImuModel
 from kestrel.sim.sensors.suite import SensorSuite, SensorSuiteConfig
 from kestrel.sim.urdf import DISC_THICKNESS_M, collision_support_points_flu_m
 from kestrel.sim.wind import WindConfig, WindModel
@@ -110,6 +115,11 @@ CLEARANCE_TOLERANCE_M = 0.01
 """Absolute resolution of `min_clearance_m` [m] (see module docstring)."""
 CLEARANCE_RELATIVE_TOLERANCE = 0.01
 """Relative resolution of `min_clearance_m` (1 % of its value)."""
+GROUND_TRUTH_RATE_HZ = 250.0
+"""Default rate of `sim/ground_truth` [Hz]. Its readers are the metrics probe and the bag
+recorder at 50 Hz (kestrel.metrics.PROBE_RATE_HZ, kestrel.stack.BAG_RATE_HZ), and 50 divides
+250, so each of their ticks is a publication tick (`ground_truth_period_ticks`); building and
+delivering the message every 1-kHz tick cost ~1 µs per vehicle and tick for nothing."""
 KEEP_CLEAR_MARGIN_M = 1.0
 """Generated forest trunks stay this far [m] beyond the body sphere of every start position."""
 
@@ -199,6 +209,22 @@ class SimVehicle:
             )
 
 
+def ground_truth_period_ticks(physics_hz: float, ground_truth_hz: float) -> int:
+    """Ticks between two `sim/ground_truth` messages: physics_hz / ground_truth_hz when that
+    is a whole number, otherwise 1 (every tick; a rate at or above physics_hz is capped).
+
+    Publication ticks are k·n from t = 0, so a reader whose rate divides `ground_truth_hz`
+    (its period a multiple of n ticks, on the same grid) always reads the state of its own
+    tick; a rate that does not fit the grid falls back to every tick rather than hand any
+    reader a stale state.
+    """
+    ratio = physics_hz / ground_truth_hz
+    period = round(ratio)
+    if period <= 1 or abs(ratio - period) > 1e-9 * ratio:
+        return 1
+    return period
+
+
 def _warn_sensor_rates(config: SensorSuiteConfig, vehicle_id: str, physics_hz: float) -> None:
     """SCENARIOS.md: `physics_hz` caps every sensor rate above it, with a warning (the sensor
     models then sample every tick)."""
@@ -250,9 +276,15 @@ class _Vehicle:
         self.out_motor_speed = f"{vid}/motor_speed"
         self.out_ground_truth = f"{vid}/ground_truth"
         self.origin_alt_m = origin.alt_m
+        self.motor_step = self.motors.step
         self.sensors: SensorSuite | None = None
+        self.imu: ImuModel | None = None
+        self.slow_due_s = math.inf
+        """Earliest time [s] at which the GNSS, barometer or magnetometer is due."""
         if spec.sensors is not None:
             self.sensors = SensorSuite(spec.sensors, origin=origin, seed=seed, vehicle_id=vid)
+            self.imu = self.sensors.imu
+            self.slow_due_s = -math.inf
             _warn_sensor_rates(spec.sensors, vid, self.hz)
         self.rotor_drag = spec.drag.rotor_drag_coefficient
         self.quad_drag = spec.drag.quadratic_coefficients
@@ -291,14 +323,15 @@ class _Vehicle:
     def apply_wrench(self, command: MotorCommand | None, wind: Vec3) -> None:
         """Motor lag, thrust, torques and drag over the coming step, applied as one body-frame
         force and one body-frame torque at the CoM."""
-        motors = self.motors
-        motors.set_command(None if command is None else command.thrust_normalized)
-        thrust, tau_x, tau_y, tau_z, speed_sum = motors.advance()
+        thrust, tau_x, tau_y, tau_z, speed_sum = self.motor_step(
+            None if command is None else command.thrust_normalized
+        )
         r00, r01, r02, r10, r11, r12, r20, r21, r22 = self.rot
         vx, vy, vz = self.velocity
-        ex = vx - wind[0]
-        ey = vy - wind[1]
-        ez = vz - wind[2]
+        wx, wy, wz = wind
+        ex = vx - wx
+        ey = vy - wy
+        ez = vz - wz
         # Air-relative velocity in FLU: Rᵀ·v_r.
         bx = r00 * ex + r10 * ey + r20 * ez
         by = r01 * ex + r11 * ey + r21 * ez
@@ -318,8 +351,15 @@ class _Vehicle:
         )
         _apply_torque(body, -1, (tau_x, tau_y, tau_z), _LINK_FRAME, client)
 
-    def publish(self, t_s: float, out: dict[str, Any], *, first: bool) -> None:
-        """Read the new state back from PyBullet; publish ground truth and sensor samples."""
+    def publish(self, t_s: float, out: dict[str, Any], first: bool, truth_due: bool) -> None:
+        """Read the new state back from PyBullet; publish ground truth (when `truth_due`) and
+        the sensor samples that are due.
+
+        Hot path (every vehicle, every tick): tuples are unpacked into locals, and a sensor
+        model is called only from its `next_due_s` on (IMU every tick at the default rate;
+        GNSS, barometer and magnetometer on one tick in 20–200, checked together against the
+        earliest of their due times), so a tick without a slow sample makes no call for them.
+        """
         body = self.body_id
         client = self.client_id
         pos, orn = _get_pose(body, client)
@@ -345,49 +385,63 @@ class _Vehicle:
         r21 = 2.0 * (yz + wx)
         r22 = 1.0 - 2.0 * (xx + yy)
         self.rot = (r00, r01, r02, r10, r11, r12, r20, r21, r22)
-        ox, oy, oz = om
-        omega_flu = (
-            r00 * ox + r10 * oy + r20 * oz,
-            r01 * ox + r11 * oy + r21 * oz,
-            r02 * ox + r12 * oy + r22 * oz,
-        )
         v_prev = self.velocity
         self.position = pos
         self.orientation = orn
         self.velocity = vel
-        out[self.out_ground_truth] = GroundTruth(t_s, pos, vel, orn, omega_flu)
+        imu = self.imu
+        imu_due = imu is not None and t_s >= imu.next_due_s
+        if truth_due or imu_due:
+            ox, oy, oz = om
+            omega_flu = (
+                r00 * ox + r10 * oy + r20 * oz,
+                r01 * ox + r11 * oy + r21 * oz,
+                r02 * ox + r12 * oy + r22 * oz,
+            )
+            if truth_due:
+                out[self.out_ground_truth] = GroundTruth(t_s, pos, vel, orn, omega_flu)
         if pos[2] < self.ground_gate_m or self.on_ground:
             self._ground_contact(v_prev[2])
         if self.field is not None:
             self._obstacle_clearance(t_s, pos)
+        if imu_due:
+            if first:
+                ax = ay = 0.0
+                az = GRAVITY_MPS2
+            else:
+                hz = self.hz
+                ax = (vel[0] - v_prev[0]) * hz
+                ay = (vel[1] - v_prev[1]) * hz
+                az = (vel[2] - v_prev[2]) * hz + GRAVITY_MPS2
+            specific_force_flu = (
+                r00 * ax + r10 * ay + r20 * az,
+                r01 * ax + r11 * ay + r21 * az,
+                r02 * ax + r12 * ay + r22 * az,
+            )
+            sample = imu.sample(t_s, omega_flu, specific_force_flu)  # type: ignore[union-attr]
+            if sample is not None:
+                out[self.out_imu] = sample
+        if t_s >= self.slow_due_s:
+            self._sample_slow_sensors(t_s, pos, orn, out)
+
+    def _sample_slow_sensors(self, t_s: float, pos: Vec3, orn: Quat, out: dict[str, Any]) -> None:
+        """GNSS, barometer and magnetometer: each samples if due (the models keep their own
+        schedules); then the earliest next due time gates the next call."""
         sensors = self.sensors
-        if sensors is None:
-            return
-        if first:
-            ax = ay = 0.0
-            az = GRAVITY_MPS2
-        else:
-            hz = self.hz
-            ax = (vel[0] - v_prev[0]) * hz
-            ay = (vel[1] - v_prev[1]) * hz
-            az = (vel[2] - v_prev[2]) * hz + GRAVITY_MPS2
-        specific_force_flu = (
-            r00 * ax + r10 * ay + r20 * az,
-            r01 * ax + r11 * ay + r21 * az,
-            r02 * ax + r12 * ay + r22 * az,
-        )
-        imu = sensors.imu.sample(t_s, omega_flu, specific_force_flu)
-        if imu is not None:
-            out[self.out_imu] = imu
-        fix = sensors.gnss.sample(t_s, pos)
+        assert sensors is not None  # slow_due_s stays +inf without sensors
+        gnss = sensors.gnss
+        baro = sensors.baro
+        mag = sensors.mag
+        fix = gnss.sample(t_s, pos)
         if fix is not None:
             out[self.out_gnss] = fix
-        baro = sensors.baro.sample(t_s, self.origin_alt_m + pos[2])
-        if baro is not None:
-            out[self.out_baro] = baro
-        mag = sensors.mag.sample(t_s, orn)
-        if mag is not None:
-            out[self.out_mag] = mag
+        pressure = baro.sample(t_s, self.origin_alt_m + pos[2])
+        if pressure is not None:
+            out[self.out_baro] = pressure
+        field_ = mag.sample(t_s, orn)
+        if field_ is not None:
+            out[self.out_mag] = field_
+        self.slow_due_s = min(gnss.next_due_s, baro.next_due_s, mag.next_due_s)
 
     # ------------------------------------------------------------------ metrics
     def lowest_point_z_m(self) -> float:
@@ -506,6 +560,9 @@ class QuadrotorSim(Component):
     wind: mean wind and gusts.
     obstacles: primitives and forests (SCENARIOS.md `world.obstacles`).
     origin: geodetic origin of the ENU frame (GNSS, barometer altitude AMSL).
+    ground_truth_hz: rate of `sim/ground_truth` [Hz] (> 0; default `GROUND_TRUTH_RATE_HZ`),
+        see `ground_truth_period_ticks`; the attribute of the same name holds the rate in
+        effect. Collisions and clearance are evaluated every tick whatever this rate.
     """
 
     direct_feedthrough: ClassVar[bool] = False
@@ -521,10 +578,15 @@ class QuadrotorSim(Component):
         wind: WindConfig,
         obstacles: Sequence[ObstacleSpec],
         origin: GeoOrigin,
+        ground_truth_hz: float = GROUND_TRUTH_RATE_HZ,
     ) -> None:
         super().__init__(name)
         if not (physics_hz > 0.0 and math.isfinite(physics_hz)):
             raise ValueError(f"physics_hz must be a positive finite number, got {physics_hz!r}")
+        if not (ground_truth_hz > 0.0 and math.isfinite(ground_truth_hz)):
+            raise ValueError(
+                f"ground_truth_hz must be a positive finite number, got {ground_truth_hz!r}"
+            )
         if not vehicles:
             raise ValueError("vehicles: at least one vehicle is required")
         ids = [v.vehicle_id for v in vehicles]
@@ -571,8 +633,9 @@ class QuadrotorSim(Component):
         self.outputs = outputs  # type: ignore[misc]
         self._pairs = _PairMonitor(self._vehicles) if len(self._vehicles) > 1 else None
         self._motor_speed_every = max(1, round(self.physics_hz / MOTOR_SPEED_RATE_HZ))
+        self._truth_every = ground_truth_period_ticks(self.physics_hz, ground_truth_hz)
+        self.ground_truth_hz = self.physics_hz / self._truth_every
         self._tick = 0
-        self._started = False
         self._client_id = self.world.client_id
         self._moving_obstacles = self.world.has_moving_obstacles
 
@@ -596,22 +659,21 @@ class QuadrotorSim(Component):
     def step(self, t_s: float, **inputs: MotorCommand | None) -> dict[str, Any]:
         out: dict[str, Any] = {}
         vehicles = self._vehicles
-        first = not self._started
-        if first:
-            self._started = True
-        else:
+        tick = self._tick
+        self._tick = tick + 1
+        first = tick == 0
+        if not first:
             wind = self.wind.advance()
             if self._moving_obstacles:
                 self.world.move_obstacles(t_s)
             for v in vehicles:
                 v.apply_wrench(inputs.get(v.input_name), wind)
             _step_simulation(self._client_id)
+        truth_due = tick % self._truth_every == 0
         for v in vehicles:
-            v.publish(t_s, out, first=first)
+            v.publish(t_s, out, first, truth_due)
         if self._pairs is not None:
             self._pairs.update()
-        tick = self._tick
-        self._tick = tick + 1
         if tick % self._motor_speed_every == 0:
             for v in vehicles:
                 out[v.out_motor_speed] = MotorSpeed(t_s, tuple(v.motors.speeds_radps))

@@ -26,7 +26,7 @@ import contextlib
 import math
 import tempfile
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pybullet as pb
@@ -104,6 +104,18 @@ class World:
         self.static_obstacles_id: int | None = self._create_static(static) if static else None
         self._moving: list[tuple[int, Obstacle]] = [
             (self._create_moving(o), o) for o in self.obstacles if o.is_moving
+        ]
+        # Per moving obstacle, what `_body_frame` would recompute each tick: the position
+        # function, the fixed height of a cylinder's centre (None: use the position's z) and
+        # the fixed orientation (obstacles translate; a box keeps its yaw).
+        self._moving_plan: list[tuple[int, Callable[[float], Vec3], float | None, Quat]] = [
+            (
+                body,
+                o.position_at,
+                0.5 * o.height_m if isinstance(o, CylinderObstacle) else None,
+                _body_frame(o, 0.0)[1],
+            )
+            for body, o in self._moving
         ]
         self.vehicle_ids: list[int] = []
 
@@ -205,11 +217,15 @@ class World:
         return [body for body, _ in self._moving]
 
     def move_obstacles(self, t_s: float) -> None:
-        """Place the moving obstacles where they are at `t_s` (static ones are untouched)."""
+        """Place the moving obstacles where they are at `t_s` (static ones are untouched).
+
+        Per tick, so it replays the precomputed plan (the same frames `_body_frame` gives)
+        with positional PyBullet arguments (keyword parsing costs more)."""
         cid = self.client_id
-        for body, obstacle in self._moving:
-            position, orientation = _body_frame(obstacle, t_s)
-            pb.resetBasePositionAndOrientation(body, position, orientation, physicsClientId=cid)
+        reset = pb.resetBasePositionAndOrientation
+        for body, position_at, centre_z, orientation in self._moving_plan:
+            x, y, z = position_at(t_s)
+            reset(body, (x, y, z if centre_z is None else centre_z), orientation, cid)
 
     def step(self) -> None:
         """Advance the physics by one fixed step of `dt_s`."""

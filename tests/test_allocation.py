@@ -175,6 +175,37 @@ def test_saturated_allocations_keep_priorities_over_many_demands(
         assert achieved[2] * torque[2] >= -1e-12
 
 
+def test_unallocated_torque_is_what_the_allocation_leaves_out(
+    allocation: ControlAllocation,
+) -> None:
+    # Given 2000 seeded demands clustered around the edge of the rotor range (torques up to
+    # ±1 N·m roll/pitch, ±0.3 N·m yaw, collective from −5 % to 105 % of full): some fit with
+    # room to spare (where `unallocated_torque` answers from a bound), some barely, some not
+    rng = np.random.default_rng(21)
+    fitting = 0
+    for _ in range(2000):
+        scale = float(rng.choice([1e-3, 0.05, 0.3, 1.0]))
+        torque = (
+            scale * float(rng.uniform(-1.0, 1.0)),
+            scale * float(rng.uniform(-1.0, 1.0)),
+            scale * float(rng.uniform(-0.3, 0.3)),
+        )
+        thrust_n = float(rng.uniform(-0.05, 1.05)) * MAX_COLLECTIVE_N
+        # When asked for the unallocated torque, and computing it from the allocation itself
+        unallocated = allocation.unallocated_torque(torque, thrust_n)
+        thrusts, saturated = allocation.allocate(torque, thrust_n)
+        achieved, _ = allocation.wrench(thrusts)
+        expected = (
+            (torque[0] - achieved[0], torque[1] - achieved[1], torque[2] - achieved[2])
+            if saturated
+            else (0.0, 0.0, 0.0)
+        )
+        # Then both agree to the bit
+        assert unallocated == expected
+        fitting += not saturated
+    assert 200 < fitting < 1800
+
+
 def test_layout_without_yaw_authority_is_refused() -> None:
     # Given all four rotors spinning the same way, yaw torque is tied to thrust
     same_spin = tuple(Rotor(r.position_flu_m, +1) for r in AIRFRAME.rotors)
@@ -211,6 +242,31 @@ def test_armed_allocator_publishes_the_allocation(allocator: ControlAllocator) -
     assert command.thrust_normalized == pytest.approx(
         [AIRFRAME.hover_thrust_normalized] * 4, rel=1e-12
     )
+
+
+def test_armed_allocator_publishes_the_allocation_of_every_demand(
+    allocator: ControlAllocator,
+) -> None:
+    # Given 500 seeded demands, saturating and not (±1 N·m roll/pitch, ±0.3 N·m yaw, 0–105 %)
+    rng = np.random.default_rng(22)
+    saturated_count = 0
+    for k in range(500):
+        torque = (
+            float(rng.uniform(-1.0, 1.0)),
+            float(rng.uniform(-1.0, 1.0)),
+            float(rng.uniform(-0.3, 0.3)),
+        )
+        thrust_n = float(rng.uniform(0.0, 1.05)) * MAX_COLLECTIVE_N
+        # When the component steps on it
+        t_s = k / ControlAllocator.rate_hz
+        command = allocator.step(
+            t_s, torque_thrust=TorqueThrust(t_s, torque, thrust_n), mode=ARMED_IN_FLIGHT
+        )
+        # Then it publishes exactly the pure allocation
+        expected, saturated = allocator.allocation.allocate(torque, thrust_n)
+        assert command == MotorCommand(t_s, tuple(expected))
+        saturated_count += saturated
+    assert 0 < saturated_count < 500
 
 
 @pytest.mark.parametrize(

@@ -232,6 +232,34 @@ def test_non_finite_acceleration_setpoint_is_refused_and_the_last_kept(
     assert second.thrust_n == first.thrust_n
 
 
+def test_component_follows_new_demands_like_the_pure_update(
+    controller: AttitudeController,
+) -> None:
+    # Given demands that change every fifth tick (50 Hz against 250 Hz), one of them non-finite,
+    # and an attitude that moves every tick, including flips far from the demand
+    control = AttitudeControl(PARAMS, AIRFRAME)
+    last_good: AccelerationSetpoint | None = None
+    demand_msg = HOVER_SETPOINT
+    for k in range(200):
+        t_s = k / AttitudeController.rate_hz
+        if k % 5 == 0:
+            accel = (4.0 * math.sin(0.1 * k), -3.0 * math.cos(0.07 * k), 2.0 * math.sin(0.05 * k))
+            demand_msg = AccelerationSetpoint(t_s, accel, HOVER, 0.03 * k - 3.0, 0.2)
+            if k == 100:
+                demand_msg = AccelerationSetpoint(t_s, (math.nan, 0.0, 0.0), HOVER, 0.0)
+        if not math.isnan(demand_msg.acceleration_enu_mps2[0]):
+            last_good = demand_msg
+        assert last_good is not None
+        attitude = quat_from_euler(0.9 * math.sin(0.05 * k), 2.5 * math.sin(0.02 * k), 0.1 * k)
+        # When the component steps on the messages and the pure update on the last valid demand
+        out = controller.step(t_s, odometry=odometry(attitude), acceleration=demand_msg)
+        expected = control.update(
+            attitude, last_good.acceleration_enu_mps2, last_good.yaw_rad, last_good.yaw_rate_radps
+        )
+        # Then both agree to the bit
+        assert out == RateSetpoint(t_s, expected.body_rates_flu_radps, expected.thrust_n)
+
+
 # ----------------------------------------------------------------------------- parameters
 
 

@@ -286,6 +286,38 @@ def test_non_finite_setpoint_is_refused_and_the_last_kept(
     assert second.yaw_rad == 0.5
 
 
+def test_component_steps_the_same_law_as_the_pure_update(controller: PositionController) -> None:
+    # Given a moving estimate, setpoints with and without a position that push the demand into
+    # the speed, tilt and thrust limits, and a take-off (integrators released) mid-run
+    control = PositionControl(PARAMS, AIRFRAME)
+    state = INITIAL_POSITION_CONTROL_STATE
+    for k in range(300):
+        t_s = k * DT_S
+        position = (3.0 * math.sin(0.02 * k), 2.0 * math.cos(0.03 * k), 0.05 * k)
+        velocity = (0.06 * math.cos(0.02 * k), -0.06 * math.sin(0.03 * k), 0.05 / DT_S)
+        target = None if k % 60 >= 45 else (20.0 * math.sin(0.01 * k), 8.0, 5.0 - 0.1 * k)
+        sp = setpoint(target, velocity=(1.0, -2.0, 0.5), acceleration=(0.2, 0.0, -0.1), t_s=t_s)
+        in_flight = k >= 30
+        mode = IN_FLIGHT if in_flight else VehicleMode(t_s, armed=True, phase="idle")
+        odom = Odometry(t_s, position, velocity, IDENTITY, ZERO, ZERO, ZERO, ZERO, ZERO, 0.0)
+        # When the component steps on the messages and the pure update on their contents
+        out = controller.step(t_s, odometry=odom, setpoint=sp, mode=mode)
+        expected, state = control.update(
+            state,
+            position_enu_m=position,
+            velocity_enu_mps=velocity,
+            setpoint=sp,
+            dt_s=DT_S if k == 0 else t_s - (k - 1) * DT_S,  # the component's clock difference
+            in_flight=in_flight,
+        )
+        # Then demand and state agree to the bit
+        assert out == AccelerationSetpoint(
+            t_s, expected.acceleration_enu_mps2, expected.velocity_demand_enu_mps, 0.0, 0.0
+        )
+        assert controller.state == state
+    assert state.velocity_integral_enu_mps2 != ZERO
+
+
 def test_every_parameter_documents_unit_range_and_px4_name() -> None:
     specs = param_specs(PositionControlParams)
     assert set(specs) == {f.name for f in dataclasses.fields(PositionControlParams)}

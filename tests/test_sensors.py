@@ -557,6 +557,32 @@ def test_another_vehicle_or_seed_gives_different_samples_on_every_sensor(
         assert all(a != b for a, b in zip(ours, theirs, strict=True))
 
 
+def test_next_due_time_tells_when_each_model_samples_again() -> None:
+    # Given a suite sampled once at t = 0 by every model.
+    suite = SensorSuite(SensorSuiteConfig(), origin=ORIGIN, seed=1, vehicle_id="uav1")
+    level = (0.0, 0.0, 0.0, 1.0)
+    calls: dict[str, Callable[[float], object]] = {
+        "imu": lambda t: suite.imu.sample(t, TRUE_RATES_FLU_RADPS, TRUE_FORCE_FLU_MPS2),
+        "gnss": lambda t: suite.gnss.sample(t, (1.0, 2.0, 3.0)),
+        "baro": lambda t: suite.baro.sample(t, 10.0),
+        "mag": lambda t: suite.mag.sample(t, level),
+    }
+    for name, sample in calls.items():
+        model = getattr(suite, name)
+        assert model.next_due_s == -math.inf  # nothing sampled yet: due at once
+        assert sample(0.0) is not None
+        # Then `next_due_s` is the next point of the model's grid (less the clock tolerance):
+        period_s = 1.0 / model.params.rate_hz
+        assert model.next_due_s == pytest.approx(period_s, abs=2e-6)
+        assert model.next_due_s < period_s
+        # and a call before it yields nothing and leaves it alone, a call at it samples.
+        due_s = model.next_due_s
+        assert sample(due_s - 1e-5) is None
+        assert model.next_due_s == due_s
+        assert sample(period_s) is not None
+        assert model.next_due_s == pytest.approx(2.0 * period_s, abs=2e-6)
+
+
 def test_suite_uses_the_named_gnss_preset() -> None:
     for name, params in GNSS_PRESETS.items():
         suite = SensorSuite(

@@ -17,12 +17,14 @@ from kestrel.messages import GroundTruth, MotorCommand, MotorSpeed, NavSatFix
 from kestrel.rotation import yaw_from_quat
 from kestrel.runner import LockstepRunner
 from kestrel.sim.motors import MotorModel
-from kestrel.sim.obstacles import ForestSpec
+from kestrel.sim.obstacles import BoxObstacle, ForestSpec
 from kestrel.sim.quadrotor_sim import (
+    GROUND_TRUTH_RATE_HZ,
     HARD_LANDING_SPEED_MPS,
     AeroDragParams,
     QuadrotorSim,
     SimVehicle,
+    ground_truth_period_ticks,
 )
 from kestrel.sim.sensors.gnss import GNSS_PRESETS
 from kestrel.sim.sensors.suite import SensorSuiteConfig
@@ -47,7 +49,10 @@ def make_sim(
     obstacles=(),
     seed: int = 1,
     start_yaw_rad: float = 0.0,
+    ground_truth_hz: float = PHYSICS_HZ,
 ) -> QuadrotorSim:
+    """The physics tests read ground truth at every tick, so it is published at every tick
+    unless a test asks for another rate."""
     vehicle = SimVehicle(
         "uav1",
         (0.0, 0.0, start_z_m),
@@ -63,6 +68,7 @@ def make_sim(
         wind=wind,
         obstacles=list(obstacles),
         origin=GeoOrigin(lat_deg=47.4, lon_deg=8.5, alt_m=400.0),
+        ground_truth_hz=ground_truth_hz,
     )
 
 
@@ -256,6 +262,26 @@ def test_non_finite_commands_stop_the_rotor_and_are_logged_once(caplog):
     assert len(caplog.records) == 1
 
 
+def test_per_tick_step_equals_set_command_then_the_generic_rotor_loop():
+    # Given two motor models, one driven by `step` (the simulator's per-tick call, unrolled
+    # for four rotors) and one by `set_command` plus the generic per-rotor loop of `advance`.
+    fast = MotorModel(AF, dt_s=0.001)
+    reference = MotorModel(AF, dt_s=0.001)
+    fast.reset(0.3 * AF.max_rotor_speed_radps)
+    reference.reset(0.3 * AF.max_rotor_speed_radps)
+    commands = [(0.9, 0.1, 0.5, 0.45), (0.0, 1.0, 0.2, 0.7), None, (0.3, 0.3, 0.6, 0.6)]
+    for k in range(400):
+        # A new command object every 25 ticks, the same object in between (None: motors off).
+        command = commands[(k // 25) % len(commands)]
+        # When both advance one tick.
+        wrench = fast.step(command)
+        reference.set_command(command)
+        expected = MotorModel.advance(reference)
+        # Then the wrench and the rotor speeds are bit-identical.
+        assert wrench == expected
+        assert fast.speeds_radps == reference.speeds_radps
+
+
 def test_command_of_the_wrong_length_is_refused():
     motors = MotorModel(AF, dt_s=0.001, label="uav1")
     with pytest.raises(ValueError, match="3 entries"):
@@ -343,6 +369,102 @@ def test_two_worlds_in_one_process_do_not_see_each_other():
         sim.close()
     # Then all three agree exactly.
     assert ta == tb == tc
+
+
+# ---------------------------------------------------------------- ground-truth rate
+@pytest.mark.parametrize(
+    ("physics_hz", "ground_truth_hz", "period_ticks"),
+    [
+        (1000.0, 250.0, 4),  # the default at the default physics rate
+        (2000.0, 250.0, 8),
+        (500.0, 250.0, 2),
+        (1000.0, 1000.0, 1),
+        (1000.0, 4000.0, 1),  # capped at the physics rate
+        (400.0, 250.0, 1),  # 1.6 ticks: off the grid, so every tick
+        (1000.0, 300.0, 1),
+    ],
+)
+def test_ground_truth_period_is_a_whole_number_of_ticks_or_every_tick(
+    physics_hz, ground_truth_hz, period_ticks
+):
+    assert ground_truth_period_ticks(physics_hz, ground_truth_hz) == period_ticks
+
+
+def test_ground_truth_is_published_at_250_hz_by_default_on_the_physics_grid():
+    # Given the simulator with its default ground-truth rate at 1 kHz physics.
+    sim = QuadrotorSim(
+        physics_hz=PHYSICS_HZ,
+        seed=1,
+        vehicles=[SimVehicle("uav1", (0.0, 0.0, 5.0), 0.0, sensors=None)],
+        wind=CALM,
+        obstacles=[],
+        origin=GeoOrigin(),
+    )
+    # When it runs for 0.1 s.
+    outputs = fly(sim, (HOVER,) * 4, 0.1)
+    sim.close()
+    # Then ground truth comes every 4 ms from t = 0, so every 50-Hz reader's tick has one.
+    stamps = [o["uav1/ground_truth"].t_s for o in outputs if "uav1/ground_truth" in o]
+    assert sim.ground_truth_hz == GROUND_TRUTH_RATE_HZ == 250.0
+    assert stamps == pytest.approx([k / 250.0 for k in range(26)])
+    assert all(round(t * 1000) % 4 == 0 for t in stamps)
+
+
+@pytest.mark.parametrize("rate_hz", [0.0, -250.0, math.nan, math.inf])
+def test_invalid_ground_truth_rate_is_refused(rate_hz):
+    with pytest.raises(ValueError, match="ground_truth_hz"):
+        make_sim(ground_truth_hz=rate_hz)
+
+
+def _drift_into_wall(ground_truth_hz: float) -> tuple[list[dict], dict]:
+    """A sensor-equipped quadrotor carried by the wind into a wall for 2.5 s."""
+    sim = make_sim(
+        start_z_m=2.0,
+        sensors=SensorSuiteConfig(gnss="standard"),
+        wind=WindConfig(mean_enu_mps=(4.0, 0.0, 0.0), gust_std_mps=0.5),
+        obstacles=[BoxObstacle(center_m=(1.5, 0.0, 2.0), size_m=(0.4, 4.0, 4.0))],
+        ground_truth_hz=ground_truth_hz,
+    )
+    outputs = fly(sim, (HOVER,) * 4, 2.5)
+    sim.close()
+    return outputs, sim.vehicle_metrics()
+
+
+def test_decimated_ground_truth_changes_nothing_else():
+    # Given the same gusty flight into a wall with ground truth at 1 kHz and at 250 Hz.
+    every_tick, metrics_every_tick = _drift_into_wall(PHYSICS_HZ)
+    decimated, metrics_decimated = _drift_into_wall(250.0)
+    # Then the contact happened (the metrics are computed inside the simulator every tick)
+    # and both runs count it identically, to the last bit of the clearance.
+    assert metrics_every_tick["uav1"]["collisions"] == 1
+    assert metrics_every_tick["uav1"]["min_clearance_m"] < 0.0
+    assert metrics_decimated == metrics_every_tick
+    # And every other output is identical, and ground truth where both have it.
+    for k, (a, b) in enumerate(zip(every_tick, decimated, strict=True)):
+        assert {n: m for n, m in a.items() if not n.endswith("ground_truth")} == {
+            n: m for n, m in b.items() if not n.endswith("ground_truth")
+        }
+        if k % 4 == 0:
+            assert b["uav1/ground_truth"] == a["uav1/ground_truth"]
+        else:
+            assert "uav1/ground_truth" not in b
+
+
+def test_slow_sensors_are_sampled_at_their_rates_on_the_physics_grid():
+    # Given the default sensors (IMU 1 kHz, RTK GNSS 10 Hz, barometer and magnetometer 50 Hz).
+    sim = make_sim(sensors=SensorSuiteConfig())
+    # When the simulator runs for 0.3 s.
+    outputs = fly(sim, (HOVER,) * 4, 0.3)
+    sim.close()
+
+    def stamps(name: str) -> list[float]:
+        return [o[f"uav1/{name}"].t_s for o in outputs if f"uav1/{name}" in o]
+
+    # Then each sensor published exactly on its own grid from t = 0.
+    assert stamps("imu") == pytest.approx([k / 1000.0 for k in range(301)])
+    assert stamps("gnss") == pytest.approx([k / 10.0 for k in range(4)])
+    assert stamps("baro") == pytest.approx([k / 50.0 for k in range(16)])
+    assert stamps("mag") == pytest.approx([k / 50.0 for k in range(16)])
 
 
 def test_start_yaw_sets_the_initial_heading():

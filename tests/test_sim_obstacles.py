@@ -231,6 +231,7 @@ def _drifting_sim(obstacles, wind_east_mps=WIND_EAST_MPS):
         wind=WindConfig(mean_enu_mps=(wind_east_mps, 0.0, 0.0)),
         obstacles=obstacles,
         origin=GeoOrigin(),
+        ground_truth_hz=1000.0,  # _fly reads ground truth at every tick
     )
     command = MotorCommand(0.0, (hover,) * 4)
     return sim, command

@@ -118,6 +118,36 @@ def test_velocity_and_acceleration_are_continuous_at_every_knot(name: str) -> No
 
 
 @pytest.mark.parametrize("name", PATHS)
+def test_evaluation_is_each_segment_polynomial_and_its_derivatives(name: str) -> None:
+    # Given a planned reference
+    waypoints, cruise = PATHS[name]
+    traj = plan_trajectory(waypoints, cruise_speed_mps=cruise, start_time_s=1.5)
+    knots = traj.knot_times_s
+    rng = np.random.default_rng(5)
+    for index, segment in enumerate(traj.segments):
+        for fraction in (0.0, *rng.uniform(0.0, 1.0, 5)):
+            # When evaluated inside the segment
+            t_s = knots[index] + fraction * segment.duration_s
+            if not traj.start_time_s < t_s < traj.end_time_s:
+                continue
+            evaluated = traj.evaluate(t_s)
+            # Then position, velocity and acceleration are those of the segment's polynomial
+            # in normalised time s (numpy's evaluation), scaled by 1/T and 1/T²
+            s = (t_s - knots[index]) / segment.duration_s
+            for axis in range(3):
+                poly = np.polynomial.Polynomial(segment.coefficients[axis])
+                expected = (
+                    poly(s),
+                    poly.deriv(1)(s) / segment.duration_s,
+                    poly.deriv(2)(s) / segment.duration_s**2,
+                )
+                for order in range(3):
+                    value = evaluated[order][axis]
+                    scale = 1.0 + abs(expected[order])
+                    assert abs(value - expected[order]) < 1e-9 * scale, (t_s, axis, order)
+
+
+@pytest.mark.parametrize("name", PATHS)
 @pytest.mark.parametrize("max_accel_mps2", [1.5, 3.0])
 def test_peak_speed_and_acceleration_respect_the_limits(name: str, max_accel_mps2: float) -> None:
     # Given limits: speed ≤ 1.1 × cruise, acceleration ≤ max_accel

@@ -8,7 +8,13 @@ import math
 import numpy as np
 import pytest
 
-from kestrel.sim.wind import WindConfig, WindModel, dryden_low_altitude_length_scales_m
+from kestrel.random_streams import NormalBlock, rng_for
+from kestrel.sim.wind import (
+    GUST_CHUNK_STEPS,
+    WindConfig,
+    WindModel,
+    dryden_low_altitude_length_scales_m,
+)
 
 FEET = 0.3048
 MEAN_ENU_MPS = (2.0, -1.0, 0.0)
@@ -92,6 +98,32 @@ def test_same_seed_gives_the_same_gusts_and_another_seed_different_ones():
     c = _run(config, seed=6, dt_s=0.001, steps=500)
     assert np.array_equal(a, b)
     assert not np.array_equal(a, c)
+
+
+def test_gusts_computed_ahead_equal_stepping_one_normal_row_at_a_time():
+    # Given the gust recursion stepped one NormalBlock row at a time, as the model is defined
+    # (first row: the stationary start), with the model's own φ and drive.
+    config = WindConfig(mean_enu_mps=MEAN_ENU_MPS, gust_std_mps=GUST_STD_MPS)
+    dt_s = 0.001
+    steps = 3 * GUST_CHUNK_STEPS + 17  # several precomputed chunks and a partial one
+    normals = NormalBlock(rng_for(9, "wind"), 3)
+    phi = [math.exp(-dt_s / tau) for tau in config.time_constants_s]
+    drive = [GUST_STD_MPS * math.sqrt(1.0 - p * p) for p in phi]
+    gust = [GUST_STD_MPS * n for n in normals.next_row()]
+    expected = []
+    for _ in range(steps):
+        n = normals.next_row()
+        gust = [phi[i] * gust[i] + drive[i] * n[i] for i in range(3)]
+        expected.append(tuple(MEAN_ENU_MPS[i] + gust[i] for i in range(3)))
+    # When the model advances as many steps.
+    wind = WindModel(config, seed=9, dt_s=dt_s)
+    got = []
+    for _ in range(steps):
+        velocity = wind.advance()
+        assert wind.velocity_enu_mps == velocity
+        got.append(velocity)
+    # Then every velocity is bit-identical.
+    assert got == expected
 
 
 @pytest.mark.parametrize(

@@ -32,7 +32,7 @@ from kestrel.airframe import GRAVITY_MPS2
 from kestrel.atmosphere import pressure_at_altitude_pa
 from kestrel.messages import FluidPressure
 from kestrel.random_streams import NormalBlock
-from kestrel.sim.sensors.faults import TIME_TOLERANCE_S, FaultChannel
+from kestrel.sim.sensors.faults import FaultChannel, next_sample_time_s
 from kestrel.sim.sensors.gnss import GaussMarkovProcess
 
 BMP388_DRONE_RMS_NOISE_M = 0.11
@@ -100,7 +100,9 @@ class BaroModel:
         self.params = params
         self._faults = faults
         self._rate_hz = params.rate_hz
-        self._due_s = -math.inf
+        # Time [s] from which the next sample is due; `sample` returns None before it, so a
+        # caller may skip the call until then (the simulator does).
+        self.next_due_s = -math.inf
         self._last_sample_s: float | None = None
         self._bias = GaussMarkovProcess(
             (params.bias_std_pa,), params.bias_time_constant_s, rng.standard_normal(1).tolist()
@@ -112,10 +114,9 @@ class BaroModel:
         self.bias_pa: float = self._bias.values[0]
 
     def sample(self, t_s: float, altitude_amsl_m: float) -> FluidPressure | None:
-        if t_s < self._due_s:
+        if t_s < self.next_due_s:
             return None
-        rate = self._rate_hz
-        self._due_s = (math.floor((t_s + TIME_TOLERANCE_S) * rate) + 1.0) / rate - TIME_TOLERANCE_S
+        self.next_due_s = next_sample_time_s(t_s, self._rate_hz)
         if not math.isfinite(altitude_amsl_m):
             raise ValueError(f"barometer input altitude at t={t_s} s is not finite")
         n = self._noise.next_row()

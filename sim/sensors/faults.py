@@ -64,6 +64,14 @@ Far below any sample period (≥ 100 µs), far above the rounding error of a sim
 accumulated in steps of 1 ms over hours (< 1e-8 s)."""
 
 
+def next_sample_time_s(t_s: float, rate_hz: float) -> float:
+    """Due time [s] of the sample after the one taken at `t_s`, for a sensor sampling on the
+    grid k/rate_hz: the next grid point, less `TIME_TOLERANCE_S` so that a simulator clock
+    accumulated with rounding errors still lands on it (every tick when the rate exceeds the
+    physics rate). The sensor models sample when t ≥ this time."""
+    return (math.floor((t_s + TIME_TOLERANCE_S) * rate_hz) + 1.0) / rate_hz - TIME_TOLERANCE_S
+
+
 @dataclass(frozen=True)
 class FaultSpec:
     """One injected sensor fault (SCENARIOS.md `faults` entry), validated on construction.

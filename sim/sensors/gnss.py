@@ -24,7 +24,7 @@ first-order Gauss–Markov process), using the actual time since the previous fi
 from its stationary distribution N(0, σ²), so a run has no warm-up transient.
 
 Output: `NavSatFix` with the latitude, longitude and WGS84 ellipsoidal height of the corrupted
-ENU position through `GeoOrigin.enu_to_geodetic` (exact; ~50 µs, fine at 10 Hz), the stamp is
+ENU position through `GeoOrigin.enu_to_geodetic` (exact, ~1–2 µs), the stamp is
 the time of validity, and `horizontal_std_m`/`vertical_std_m` are the model's total σ per axis
 (what the receiver reports). `latency_s` tells the simulator by how much to delay delivery.
 """
@@ -42,7 +42,7 @@ import numpy as np
 from kestrel.geodesy import GeoOrigin
 from kestrel.messages import NavSatFix, Vec3
 from kestrel.random_streams import NormalBlock
-from kestrel.sim.sensors.faults import TIME_TOLERANCE_S, FaultChannel
+from kestrel.sim.sensors.faults import FaultChannel, next_sample_time_s
 
 _FIX_STATUSES = (0, 1, 2)
 """NavSatStatus values a fix can carry: 0 FIX, 1 SBAS_FIX, 2 GBAS_FIX (RTK)."""
@@ -172,10 +172,11 @@ class GaussMarkovProcess:
             self._dt_s = dt_s
             self._phi = math.exp(-dt_s / self.time_constant_s)
             gain = math.sqrt(1.0 - self._phi * self._phi)
-            self._drive = tuple(s * gain for s in self.std)
+            self._drive = tuple([s * gain for s in self.std])
         phi = self._phi
+        # A list comprehension, not a generator: no generator frame resumed per component.
         self.values = tuple(
-            phi * x + d * n for x, d, n in zip(self.values, self._drive, normals, strict=True)
+            [phi * x + d * n for x, d, n in zip(self.values, self._drive, normals, strict=True)]
         )
         return self.values
 
@@ -202,7 +203,9 @@ class GnssModel:
         self._origin = origin
         self._faults = faults
         self._rate_hz = params.rate_hz
-        self._due_s = -math.inf
+        # Time [s] from which the next fix is due; `sample` returns None before it, so a
+        # caller may skip the call until then (the simulator does).
+        self.next_due_s = -math.inf
         self._last_fix_s: float | None = None
         h_gm, v_gm = params.horizontal_markov_std_m, params.vertical_markov_std_m
         self._markov = GaussMarkovProcess(
@@ -217,11 +220,10 @@ class GnssModel:
         self.error_enu_m: Vec3 = (0.0, 0.0, 0.0)
 
     def sample(self, t_s: float, position_enu_m: Vec3) -> NavSatFix | None:
-        if t_s < self._due_s:
+        if t_s < self.next_due_s:
             return None
-        rate = self._rate_hz
-        self._due_s = (math.floor((t_s + TIME_TOLERANCE_S) * rate) + 1.0) / rate - TIME_TOLERANCE_S
-        if not all(math.isfinite(c) for c in position_enu_m):
+        self.next_due_s = next_sample_time_s(t_s, self._rate_hz)
+        if not all(map(math.isfinite, position_enu_m)):
             raise ValueError(f"GNSS input position at t={t_s} s is not finite: {position_enu_m!r}")
         n = self._noise.next_row()
         if self._last_fix_s is None:

@@ -33,7 +33,7 @@ import numpy as np
 from kestrel.messages import MagneticField, Quat, Vec3
 from kestrel.random_streams import NormalBlock
 from kestrel.rotation import rotate_inverse
-from kestrel.sim.sensors.faults import TIME_TOLERANCE_S, FaultChannel
+from kestrel.sim.sensors.faults import FaultChannel, next_sample_time_s
 
 TESLA_PER_MICROTESLA = 1e-6
 
@@ -113,7 +113,9 @@ class MagModel:
         self.params = params
         self._faults = faults
         self._rate_hz = params.rate_hz
-        self._due_s = -math.inf
+        # Time [s] from which the next sample is due; `sample` returns None before it, so a
+        # caller may skip the call until then (the simulator does).
+        self.next_due_s = -math.inf
         self._field_enu_t = params.earth_field_enu_t
         direction = rng.standard_normal(3)
         direction_norm = float(np.linalg.norm(direction))
@@ -126,11 +128,10 @@ class MagModel:
         self._variance_t2 = self._noise_std_t**2
 
     def sample(self, t_s: float, orientation_enu_flu: Quat) -> MagneticField | None:
-        if t_s < self._due_s:
+        if t_s < self.next_due_s:
             return None
-        rate = self._rate_hz
-        self._due_s = (math.floor((t_s + TIME_TOLERANCE_S) * rate) + 1.0) / rate - TIME_TOLERANCE_S
-        if not all(math.isfinite(c) for c in orientation_enu_flu):
+        self.next_due_s = next_sample_time_s(t_s, self._rate_hz)
+        if not all(map(math.isfinite, orientation_enu_flu)):
             raise ValueError(f"magnetometer input attitude at t={t_s} s is not finite")
         body = rotate_inverse(orientation_enu_flu, self._field_enu_t)
         b = self.hard_iron_flu_t

@@ -1,8 +1,9 @@
 """The sensors of one simulated vehicle: IMU, GNSS, barometer and magnetometer, seeded.
 
 A vehicle's `sensors` and `faults` keys (SCENARIOS.md) become a `SensorSuiteConfig`; the
-simulator builds one `SensorSuite` per vehicle and calls every model every physics tick with
-ground truth (each model decides itself whether a sample is due):
+simulator builds one `SensorSuite` per vehicle and calls the models with ground truth; each
+model decides itself whether a sample is due (None otherwise) and exposes `next_due_s`, the time
+from which its next sample is due, so that the simulator skips the calls in between:
 
     suite.imu.sample(t_s, angular_velocity_flu_radps, specific_force_flu_mps2) -> Imu | None
     suite.gnss.sample(t_s, position_enu_m) -> NavSatFix | None  # deliver after latency_s
