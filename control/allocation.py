@@ -40,8 +40,9 @@ import numpy as np
 from kestrel.airframe import GRAVITY_MPS2, QuadrotorAirframe
 from kestrel.component import Component, Port
 from kestrel.messages import MotorCommand, TorqueThrust, Vec3, VehicleMode
+from kestrel.params import ValidatedParams
 
-from .params import GROUND_PHASES, ValidatedParams
+from .params import GROUND_PHASES
 
 log = logging.getLogger(__name__)
 

@@ -33,9 +33,10 @@ from dataclasses import dataclass
 from kestrel.airframe import GRAVITY_MPS2, QuadrotorAirframe
 from kestrel.component import Component, Port
 from kestrel.messages import AccelerationSetpoint, Odometry, Quat, RateSetpoint, Vec3
+from kestrel.params import ValidatedParams, param
 from kestrel.rotation import quat_from_euler, quat_multiply
 
-from .params import TILT_MAX_AIR_DEG, ValidatedParams, param
+from .params import TILT_MAX_AIR_DEG
 
 log = logging.getLogger(__name__)
 

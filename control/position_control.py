@@ -38,8 +38,9 @@ from dataclasses import dataclass
 from kestrel.airframe import GRAVITY_MPS2, QuadrotorAirframe
 from kestrel.component import Component, Port
 from kestrel.messages import AccelerationSetpoint, Odometry, TrajectorySetpoint, Vec3, VehicleMode
+from kestrel.params import ValidatedParams, param
 
-from .params import TILT_MAX_AIR_DEG, ValidatedParams, in_flight, param
+from .params import TILT_MAX_AIR_DEG, in_flight
 
 log = logging.getLogger(__name__)
 

@@ -30,9 +30,10 @@ from dataclasses import dataclass
 from kestrel.airframe import QuadrotorAirframe
 from kestrel.component import Component, Port
 from kestrel.messages import Imu, Odometry, RateSetpoint, TorqueThrust, Vec3, VehicleMode
+from kestrel.params import ValidatedParams, param
 
 from .allocation import ControlAllocation
-from .params import ValidatedParams, in_flight, param
+from .params import in_flight
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from kestrel.control.attitude_control import (
     AttitudeControlParams,
     body_z_to_attitude,
 )
-from kestrel.control.params import param_specs
 from kestrel.messages import AccelerationSetpoint, Odometry, Quat, RateSetpoint
+from kestrel.params import param_specs
 from kestrel.rotation import (
     IDENTITY,
     quat_angle_rad,

@@ -21,7 +21,6 @@ from kestrel.airframe import GRAVITY_MPS2, REFERENCE_QUADROTOR, QuadrotorAirfram
 from kestrel.component import Component, Port
 from kestrel.control.allocation import ControlAllocator
 from kestrel.control.attitude_control import AttitudeController
-from kestrel.control.params import param_specs
 from kestrel.control.position_control import (
     INITIAL_POSITION_CONTROL_STATE,
     PositionControl,
@@ -41,6 +40,7 @@ from kestrel.messages import (
     Vec3,
     VehicleMode,
 )
+from kestrel.params import param_specs
 from kestrel.random_streams import NormalBlock, rng_for
 from kestrel.rotation import (
     IDENTITY,

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from kestrel.airframe import GRAVITY_MPS2, REFERENCE_QUADROTOR
-from kestrel.control.params import param_specs
 from kestrel.control.rate_control import (
     I_TERM_ERROR_SCALE_RADPS,
     INITIAL_RATE_CONTROL_STATE,
@@ -19,6 +18,7 @@ from kestrel.control.rate_control import (
     RateControlState,
 )
 from kestrel.messages import Imu, Odometry, RateSetpoint, TorqueThrust, Vec3, VehicleMode
+from kestrel.params import param_specs
 
 AIRFRAME = REFERENCE_QUADROTOR
 PARAMS = RateControlParams()
