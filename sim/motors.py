@@ -84,8 +84,22 @@ class MotorModel:
                 f"{self.label}: motor command has {len(thrust_normalized)} entries, "
                 f"the airframe has {self.rotor_count} rotors"
             )
-        targets = []
         w_max = self.max_speed_radps
+        if self.rotor_count == 4:
+            # Fast path for the common case, every entry within (0, 1] (the allocator sends a
+            # new command every control period): the same ω_max·√u as below, without the
+            # per-entry branches. Chained comparisons are False for NaN.
+            u0, u1, u2, u3 = thrust_normalized
+            if 0.0 < u0 <= 1.0 and 0.0 < u1 <= 1.0 and 0.0 < u2 <= 1.0 and 0.0 < u3 <= 1.0:
+                sqrt = math.sqrt
+                self._targets_radps = [
+                    w_max * sqrt(u0),
+                    w_max * sqrt(u1),
+                    w_max * sqrt(u2),
+                    w_max * sqrt(u3),
+                ]
+                return
+        targets = []
         for u in thrust_normalized:
             if not math.isfinite(u):
                 if not self._warned_non_finite:
