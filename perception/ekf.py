@@ -140,21 +140,21 @@ def align_at_rest(mean_accel_flu_mps2: Vec3, field_flu_t: Vec3, earth_field_enu_
     return quat_from_euler(roll, pitch, wrap_pi(yaw))
 
 
-def _inverse_small(S: list[list[float]]) -> list[list[float]]:
-    """Inverse of a 2×2 or 3×3 matrix (adjugate / determinant): ~1 µs in floats, against
-    ~15 µs for `np.linalg.inv` on a 3×3 array."""
+def _inverse_small(S: list[list[float]]) -> tuple[float, ...]:
+    """Inverse of a 2×2 or 3×3 matrix (adjugate / determinant), flat in row-major order:
+    ~1 µs in floats, against ~15 µs for `np.linalg.inv` on a 3×3 array."""
     if len(S) == 2:
         (a, b), (c, d) = S
         k = 1.0 / (a * d - b * c)
-        return [[d * k, -b * k], [-c * k, a * k]]
+        return (d * k, -b * k, -c * k, a * k)
     (a, b, c), (d, e, f), (g, h, i) = S
     A, B, C = e * i - f * h, f * g - d * i, d * h - e * g
     k = 1.0 / (a * A + b * B + c * C)
-    return [
-        [A * k, (c * h - b * i) * k, (b * f - c * e) * k],
-        [B * k, (a * i - c * g) * k, (c * d - a * f) * k],
-        [C * k, (b * g - a * h) * k, (a * e - b * d) * k],
-    ]
+    return (
+        A * k, (c * h - b * i) * k, (b * f - c * e) * k,
+        B * k, (a * i - c * g) * k, (c * d - a * f) * k,
+        C * k, (b * g - a * h) * k, (a * e - b * d) * k,
+    )  # fmt: skip
 
 
 def _flat_indices(blocks: list[tuple[int, int, bool]]) -> np.ndarray:
@@ -204,20 +204,34 @@ class ErrorStateEkf:
         self._P_bb = P[:, IDX_BBARO]
         self._P_diag_pv = self._P_diag[IDX_P : IDX_V + 3]  # what `std_summary` reads
         self._P_theta_block = P[IDX_THETA : IDX_THETA + 3, IDX_THETA : IDX_THETA + 3]
+        self._h = np.empty(3)  # the δθ part of the heading Jacobian, written via its bytes
+        self._h_bytes = memoryview(self._h).cast("B")
+        self._pack3 = struct.Struct("3d").pack
         self._ph = np.empty(n)  # P·hᵀ of a scalar update, and its column / row views
         self._ph_col = self._ph.reshape(n, 1)
         self._ph_row = self._ph.reshape(1, n)
-        # Per GNSS dimension m (2: east/north, 3: with height): P·Hᵀ and its transpose view,
-        # the gain K, and the δp / δv columns of P it is formed from.
+        # Per GNSS dimension m (2: east/north, 3: with height), for `fuse_position`: the axes,
+        # P·Hᵀ with views of its δp/δv rows and of its transpose, the δp / δv columns of P,
+        # S⁻¹ and y (arrays, and their bytes with the `struct` packer that fills them), K.
         self._gnss_buffers = {}
+        self._gnss_S_inv: dict[int, np.ndarray] = {}
+        self._gnss_y: dict[int, np.ndarray] = {}
         for m in (2, 3):
             pht = np.empty((n, m))
+            self._gnss_S_inv[m] = np.empty((m, m))
+            self._gnss_y[m] = np.empty(m)
             self._gnss_buffers[m] = (
+                tuple(range(m)),
                 pht,
+                pht[: IDX_V + 3],
                 pht.T,
-                np.empty((n, m)),
                 P[:, IDX_P : IDX_P + m],
                 P[:, IDX_V : IDX_V + m],
+                memoryview(self._gnss_S_inv[m]).cast("B"),
+                memoryview(self._gnss_y[m]).cast("B"),
+                np.empty((n, m)),
+                struct.Struct(f"{m * m}d").pack,
+                struct.Struct(f"{m}d").pack,
             )
         self._F = np.eye(n)
         self._F_T = self._F.T
@@ -308,6 +322,11 @@ class ErrorStateEkf:
         """A copy of the 16×16 error-state covariance (order: δp, δv, δθ, δb_g, δb_a, δb_baro)."""
         return self._P.copy()
 
+    def nominal_state(self) -> tuple[float, Vec3, Vec3, Quat, Vec3, Vec3]:
+        """(t_s, position, velocity, orientation, gyro bias, accel bias) in one call, for the
+        per-tick output (six property reads cost ~4× more)."""
+        return self._t_s, self._p, self._v, self._q, self._bg, self._ba
+
     def std_summary(self) -> tuple[Vec3, Vec3, float]:
         """(position std [m], velocity std [m/s], yaw std [rad]) from the covariance diagonal.
 
@@ -316,15 +335,15 @@ class ErrorStateEkf:
         """
         # Two `tolist` calls on views made once: cheaper than slicing, or one `take`.
         pe, pn, pu, ve, vn, vu = self._P_diag_pv.tolist()
-        Pt = self._P_theta_block.tolist()
+        (t00, t01, t02), (t10, t11, t12), (t20, t21, t22) = self._P_theta_block.tolist()
         x, y, z, w = self._q
         r0 = 2.0 * (x * z - y * w)
         r1 = 2.0 * (y * z + x * w)
         r2 = 1.0 - 2.0 * (x * x + y * y)
         var_yaw = (
-            r0 * (r0 * Pt[0][0] + r1 * Pt[0][1] + r2 * Pt[0][2])
-            + r1 * (r0 * Pt[1][0] + r1 * Pt[1][1] + r2 * Pt[1][2])
-            + r2 * (r0 * Pt[2][0] + r1 * Pt[2][1] + r2 * Pt[2][2])
+            r0 * (r0 * t00 + r1 * t01 + r2 * t02)
+            + r1 * (r0 * t10 + r1 * t11 + r2 * t12)
+            + r2 * (r0 * t20 + r1 * t21 + r2 * t22)
         )
         # A negative rounding residue reads as 0. `0.0 if v < 0.0 else v` is `max(v, 0.0)`,
         # NaN included, at a tenth of the cost of the builtin call (this runs every tick).
@@ -347,11 +366,14 @@ class ErrorStateEkf:
         """False if the nominal state has become non-finite (never expected; a guard)."""
         # One sum of every component (NaN or ±inf anywhere makes it non-finite), unrolled: it
         # runs on every published Odometry, and five `sum()` calls cost twice as much.
-        p, v, q, bg, ba = self._p, self._v, self._q, self._bg, self._ba
+        p0, p1, p2 = self._p
+        v0, v1, v2 = self._v
+        q0, q1, q2, q3 = self._q
+        g0, g1, g2 = self._bg
+        a0, a1, a2 = self._ba
         return math.isfinite(
-            p[0] + p[1] + p[2] + v[0] + v[1] + v[2] + q[0] + q[1] + q[2] + q[3]
-            + bg[0] + bg[1] + bg[2] + ba[0] + ba[1] + ba[2] + self._bb
-        )  # fmt: skip
+            p0 + p1 + p2 + v0 + v1 + v2 + q0 + q1 + q2 + q3 + g0 + g1 + g2 + a0 + a1 + a2 + self._bb
+        )
 
     # ----------------------------------------------------------------- initialisation
     def initialise(
@@ -510,23 +532,26 @@ class ErrorStateEkf:
         n = 1.0 / math.sqrt(qx * qx + qy * qy + qz * qz + qw * qw)
         self._q = (qx * n, qy * n, qz * n, qw * n)
         # Time-varying blocks of F_x. M = [f]×·R = R·[a]× with f = R·a.
-        m00 = -fz * r10 + fy * r20
-        m01 = -fz * r11 + fy * r21
-        m02 = -fz * r12 + fy * r22
+        nfy, nfz = -fy, -fz
+        m00 = nfz * r10 + fy * r20
+        m01 = nfz * r11 + fy * r21
+        m02 = nfz * r12 + fy * r22
         m10 = fz * r00 - fx * r20
         m11 = fz * r01 - fx * r21
         m12 = fz * r02 - fx * r22
-        m20 = -fy * r00 + fx * r10
-        m21 = -fy * r01 + fx * r11
-        m22 = -fy * r02 + fx * r12
+        m20 = nfy * r00 + fx * r10
+        m21 = nfy * r01 + fx * r11
+        m22 = nfy * r02 + fx * r12
         # Rᵀ{θ}: transpose of the rotation matrix of dq.
         ddx, ddy, ddz = dx * dx, dy * dy, dz * dz
-        e01 = 2.0 * (dx * dy - dz * dw)
-        e10 = 2.0 * (dx * dy + dz * dw)
-        e02 = 2.0 * (dx * dz + dy * dw)
-        e20 = 2.0 * (dx * dz - dy * dw)
-        e12 = 2.0 * (dy * dz - dx * dw)
-        e21 = 2.0 * (dy * dz + dx * dw)
+        dxy, dxz, dyz = dx * dy, dx * dz, dy * dz
+        dxw, dyw, dzw = dx * dw, dy * dw, dz * dw
+        e01 = 2.0 * (dxy - dzw)
+        e10 = 2.0 * (dxy + dzw)
+        e02 = 2.0 * (dxz + dyw)
+        e20 = 2.0 * (dxz - dyw)
+        e12 = 2.0 * (dyz - dxw)
+        e21 = 2.0 * (dyz + dxw)
         e00 = 1.0 - 2.0 * (ddy + ddz)
         e11 = 1.0 - 2.0 * (ddx + ddz)
         e22 = 1.0 - 2.0 * (ddx + ddy)
@@ -541,17 +566,18 @@ class ErrorStateEkf:
         self._F_bytes_dt[:] = self._F_pack_dt(dt_s, dt_s, dt_s, t, t, t)
         self._F_flat[self._F_idx] = self._F_values
         # Dense F·P·Fᵀ: two BLAS products on 16×16 cost less than block-sparse updates, which
-        # need ~10 slice/ufunc calls. `np.dot` has less call overhead than `np.matmul`.
+        # need ~10 slice/ufunc calls. The `ndarray.dot` method (same routine as `np.dot` and,
+        # here, `np.matmul`) skips the array-function dispatch; `out` is positional.
         P, T = self._P, self._T
-        np.dot(self._F, P, out=T)
-        np.dot(T, self._F_T, out=P)
+        self._F.dot(P, T)
+        T.dot(self._F_T, P)
         q_step = self._q_steps.get(dt_s)
         if q_step is None:
             q_step = self._cache_q_step(dt_s)
         if velocity_variance_add_m2ps2:
             q_step = q_step.copy()
             q_step[IDX_V : IDX_V + 3] += velocity_variance_add_m2ps2
-        self._P_diag += q_step
+        np.add(self._P_diag, q_step, self._P_diag)
         self._t_s = t_s
         history = self._history
         history.append((t_s, self._p, self._v, self._q, self._sums))
@@ -613,6 +639,22 @@ class ErrorStateEkf:
         bz = p[2] + (s2 - o[2]) - (s8 - o[8]) + t_m * (s5 - o[5])
         return (ax + alpha * (bx - ax), ay + alpha * (by - ay), az + alpha * (bz - az))
 
+    def _height_at(self, t_m: float) -> float | None:
+        """The up component of `_position_at(t_m)` alone (the barometer's, at 50 Hz)."""
+        found = self._past_entries(t_m)
+        if found is None:
+            return None
+        older, newer, alpha = found
+        if older is newer:
+            return self._p[2] + self._v[2] * (t_m - self._t_s)
+        s = self._sums
+        s2, s5, s8 = s[2], s[5], s[8]
+        o = older[4]
+        a = older[1][2] + (s2 - o[2]) - (s8 - o[8]) + t_m * (s5 - o[5])
+        o = newer[4]
+        b = newer[1][2] + (s2 - o[2]) - (s8 - o[8]) + t_m * (s5 - o[5])
+        return a + alpha * (b - a)
+
     # ----------------------------------------------------------------- measurement updates
     def fuse_position(
         self,
@@ -640,22 +682,24 @@ class ErrorStateEkf:
             self.too_old += 1
             return Fusion.TOO_OLD
         m = 3 if fuse_height else 2
-        y = [position_enu_m[i] - past[i] for i in range(m)]
+        axes, PHt, PHt_rows, PHt_T, P_pos, P_vel, S_inv_buf, y_buf, K, pack_S, pack_y = (
+            self._gnss_buffers[m]
+        )
+        y = [position_enu_m[i] - past[i] for i in axes]
         tau = self._t_s - t_valid_s
         # P·Hᵀ = P[:, δp] − τ·P[:, δv] into a preallocated buffer (column views made once).
-        PHt, PHt_T, K, P_pos, P_vel = self._gnss_buffers[m]
-        np.multiply(P_vel, tau, out=PHt)
-        np.subtract(P_pos, PHt, out=PHt)
-        # S = H·P·Hᵀ + R from rows δp and δv of P·Hᵀ, in floats (smaller than a numpy call).
-        rows = PHt[: IDX_V + 3].tolist()
-        S = [[rows[i][j] - tau * rows[IDX_V + i][j] for j in range(m)] for i in range(m)]
-        for i in range(m):
+        np.multiply(P_vel, tau, PHt)
+        np.subtract(P_pos, PHt, PHt)
+        # S = H·P·Hᵀ + R from rows δp and δv of P·Hᵀ, in floats (less than a numpy call).
+        rows = PHt_rows.tolist()
+        S = [[rows[i][j] - tau * rows[IDX_V + i][j] for j in axes] for i in axes]
+        for i in axes:
             S[i][i] += std_enu_m[i] ** 2
-        S_inv = _inverse_small(S)
+        S_inv = _inverse_small(S)  # row-major, flat
         d2 = 0.0
-        for i in range(m):
-            for j in range(m):
-                d2 += y[i] * S_inv[i][j] * y[j]
+        for i in axes:
+            for j in axes:
+                d2 += y[i] * S_inv[i * m + j] * y[j]
         if not d2 <= self.params.gnss_gate_chi2:
             self.gnss_rejected += 1
             if self._gnss_reject_since is None:
@@ -665,12 +709,16 @@ class ErrorStateEkf:
                 return Fusion.RESET
             return Fusion.REJECTED
         self._gnss_reject_since = None
+        # K = P·Hᵀ·S⁻¹; P ← P − K·(P·Hᵀ)ᵀ; δx = K·y. S⁻¹ and y enter numpy through `struct`
+        # into preallocated buffers (see `predict`), the products use `ndarray.dot` with `out`.
         P, T = self._P, self._T
-        np.dot(PHt, S_inv, out=K)
-        np.dot(K, PHt_T, out=T)
-        np.subtract(P, T, out=P)
+        S_inv_buf[:] = pack_S(*S_inv)
+        y_buf[:] = pack_y(*y)
+        PHt.dot(self._gnss_S_inv[m], K)
+        K.dot(PHt_T, T)
+        np.subtract(P, T, P)
         self._symmetrise()  # also removes the rounding asymmetry of F·P·Fᵀ, at 10 Hz
-        self._inject(np.dot(K, y).tolist())
+        self._inject(K.dot(self._gnss_y[m]).tolist())
         return Fusion.ACCEPTED
 
     def fuse_baro_height(self, t_valid_s: float, height_m: float, std_m: float) -> Fusion:
@@ -679,11 +727,11 @@ class ErrorStateEkf:
         Scalar update with h = e_z − τ·e_vz + e_baro (time of validity as in `fuse_position`).
         Persistent rejection (a pressure step) resets the bias so the baro matches the state.
         """
-        past = self._position_at(t_valid_s)
-        if past is None:
+        past_height = self._height_at(t_valid_s)
+        if past_height is None:
             self.too_old += 1
             return Fusion.TOO_OLD
-        y = height_m - (past[2] + self._bb)
+        y = height_m - (past_height + self._bb)
         tau = self._t_s - t_valid_s
         ph = self._ph  # P·hᵀ = P[:, δp_z] − τ·P[:, δv_z] + P[:, δb_baro], in place
         np.multiply(self._P_vz, tau, out=ph)
@@ -761,7 +809,8 @@ class ErrorStateEkf:
         h0 = we * (1.0 - 2.0 * (y * y + z * z)) + wn * 2.0 * (x * y + z * w) + 2.0 * (x * z - y * w)
         h1 = we * 2.0 * (x * y - z * w) + wn * (1.0 - 2.0 * (x * x + z * z)) + 2.0 * (y * z + x * w)
         h2 = we * 2.0 * (x * z + y * w) + wn * 2.0 * (y * z - x * w) + (1.0 - 2.0 * (x * x + y * y))
-        np.dot(self._P_theta, (h0, h1, h2), out=self._ph)  # P·hᵀ
+        self._h_bytes[:] = self._pack3(h0, h1, h2)
+        self._P_theta.dot(self._h, self._ph)  # P·hᵀ
         ph_list = self._ph.tolist()
         p0, p1, p2 = ph_list[IDX_THETA : IDX_THETA + 3]
         s = p0 * h0 + p1 * h1 + p2 * h2 + std_rad * std_rad
@@ -781,9 +830,9 @@ class ErrorStateEkf:
         less than a numpy round trip.
         """
         T = self._T
-        np.dot(self._ph_col, self._ph_row, out=T)  # the outer product, exactly as np.outer
-        T *= 1.0 / s
-        self._P -= T
+        self._ph_col.dot(self._ph_row, T)  # the outer product, exactly as np.outer
+        np.multiply(T, 1.0 / s, T)
+        np.subtract(self._P, T, self._P)
         c = y / s
         self._inject([v * c for v in ph_list])
 
@@ -792,8 +841,8 @@ class ErrorStateEkf:
         view directly goes through numpy's buffered iterator, which costs more than the copy."""
         T = self._T
         T[...] = self._P_T
-        np.add(self._P, T, out=T)
-        np.multiply(T, 0.5, out=self._P)
+        np.add(self._P, T, T)
+        np.multiply(T, 0.5, self._P)
 
     def _inject(self, dx: list[float]) -> None:
         """Inject the observed error into the nominal state and reset it (Solà §6.2–6.3).
