@@ -11,7 +11,6 @@ the ground" (integrators reset, allocator fallback to zero thrust), and the defa
 from __future__ import annotations
 
 from kestrel.messages import VehicleMode
-from kestrel.params import ValidatedParams, param  # noqa: F401 - kept for one import in perception
 
 GROUND_PHASES = frozenset({"idle", "landed"})
 """`VehicleMode.phase` values meaning the vehicle stands on the ground.

@@ -169,6 +169,49 @@ def _flat_indices(blocks: list[tuple[int, int, bool]]) -> np.ndarray:
     return np.asarray(out, dtype=np.intp)
 
 
+class _GnssWork:
+    """Arrays of a GNSS update fusing the first `m` position axes (`fuse_position`), made
+    once: views of the δp / δv columns of P, P·Hᵀ with views of its δp / δv rows and of its
+    transpose, S, K, and S⁻¹ and y with their bytes and `struct` packers (as in `predict`).
+    Contiguous views matter: a ufunc on a strided 2-D view costs twice as much."""
+
+    __slots__ = (
+        "K",
+        "PHt",
+        "PHt_T",
+        "PHt_p",
+        "PHt_v",
+        "P_pos",
+        "P_vel",
+        "S",
+        "S_inv",
+        "S_inv_bytes",
+        "axes",
+        "pack_S_inv",
+        "pack_y",
+        "y",
+        "y_bytes",
+    )  # fmt: skip
+
+    def __init__(self, P: np.ndarray, m: int) -> None:
+        n = P.shape[0]
+        self.axes = tuple(range(m))
+        self.P_pos = P[:, IDX_P : IDX_P + m]
+        self.P_vel = P[:, IDX_V : IDX_V + m]
+        self.PHt = np.empty((n, m))
+        self.PHt_p = self.PHt[IDX_P : IDX_P + m]
+        self.PHt_v = self.PHt[IDX_V : IDX_V + m]
+        self.PHt_T = self.PHt.T
+        self.S = np.empty((m, m))
+        self.K = np.empty((n, m))
+        self.S_inv = np.empty((m, m))
+        self.S_inv_bytes = memoryview(self.S_inv).cast("B")
+        self.pack_S_inv = struct.Struct(f"{m * m}d").pack
+        self.y = np.empty(m)
+        self.y_bytes = memoryview(self.y).cast("B")
+        self.pack_y = struct.Struct(f"{m}d").pack
+
+
 class ErrorStateEkf:
     """16-state error-state EKF (Solà 2017) with time-of-validity measurement fusion.
 
@@ -210,29 +253,7 @@ class ErrorStateEkf:
         self._ph = np.empty(n)  # P·hᵀ of a scalar update, and its column / row views
         self._ph_col = self._ph.reshape(n, 1)
         self._ph_row = self._ph.reshape(1, n)
-        # Per GNSS dimension m (2: east/north, 3: with height), for `fuse_position`: the axes,
-        # P·Hᵀ with views of its δp/δv rows and of its transpose, the δp / δv columns of P,
-        # S⁻¹ and y (arrays, and their bytes with the `struct` packer that fills them), K.
-        self._gnss_buffers = {}
-        self._gnss_S_inv: dict[int, np.ndarray] = {}
-        self._gnss_y: dict[int, np.ndarray] = {}
-        for m in (2, 3):
-            pht = np.empty((n, m))
-            self._gnss_S_inv[m] = np.empty((m, m))
-            self._gnss_y[m] = np.empty(m)
-            self._gnss_buffers[m] = (
-                tuple(range(m)),
-                pht,
-                pht[: IDX_V + 3],
-                pht.T,
-                P[:, IDX_P : IDX_P + m],
-                P[:, IDX_V : IDX_V + m],
-                memoryview(self._gnss_S_inv[m]).cast("B"),
-                memoryview(self._gnss_y[m]).cast("B"),
-                np.empty((n, m)),
-                struct.Struct(f"{m * m}d").pack,
-                struct.Struct(f"{m}d").pack,
-            )
+        self._gnss_work = {m: _GnssWork(P, m) for m in (2, 3)}  # east/north; with height
         self._F = np.eye(n)
         self._F_T = self._F.T
         self._F_flat = self._F.reshape(-1)
@@ -682,23 +703,22 @@ class ErrorStateEkf:
             self.too_old += 1
             return Fusion.TOO_OLD
         m = 3 if fuse_height else 2
-        axes, PHt, PHt_rows, PHt_T, P_pos, P_vel, S_inv_buf, y_buf, K, pack_S, pack_y = (
-            self._gnss_buffers[m]
-        )
-        y = [position_enu_m[i] - past[i] for i in axes]
+        g = self._gnss_work[m]
+        y = [position_enu_m[i] - past[i] for i in g.axes]
         tau = self._t_s - t_valid_s
-        # P·Hᵀ = P[:, δp] − τ·P[:, δv] into a preallocated buffer (column views made once).
-        np.multiply(P_vel, tau, PHt)
-        np.subtract(P_pos, PHt, PHt)
-        # S = H·P·Hᵀ + R from rows δp and δv of P·Hᵀ, in floats (less than a numpy call).
-        rows = PHt_rows.tolist()
-        S = [[rows[i][j] - tau * rows[IDX_V + i][j] for j in axes] for i in axes]
-        for i in axes:
+        # P·Hᵀ = P[:, δp] − τ·P[:, δv]; S = H·P·Hᵀ + R = (P·Hᵀ)[δp] − τ·(P·Hᵀ)[δv] + R.
+        PHt = g.PHt
+        np.multiply(g.P_vel, tau, PHt)
+        np.subtract(g.P_pos, PHt, PHt)
+        np.multiply(g.PHt_v, tau, g.S)
+        np.subtract(g.PHt_p, g.S, g.S)
+        S = g.S.tolist()
+        for i in g.axes:
             S[i][i] += std_enu_m[i] ** 2
         S_inv = _inverse_small(S)  # row-major, flat
         d2 = 0.0
-        for i in axes:
-            for j in axes:
+        for i in g.axes:
+            for j in g.axes:
                 d2 += y[i] * S_inv[i * m + j] * y[j]
         if not d2 <= self.params.gnss_gate_chi2:
             self.gnss_rejected += 1
@@ -709,16 +729,15 @@ class ErrorStateEkf:
                 return Fusion.RESET
             return Fusion.REJECTED
         self._gnss_reject_since = None
-        # K = P·Hᵀ·S⁻¹; P ← P − K·(P·Hᵀ)ᵀ; δx = K·y. S⁻¹ and y enter numpy through `struct`
-        # into preallocated buffers (see `predict`), the products use `ndarray.dot` with `out`.
-        P, T = self._P, self._T
-        S_inv_buf[:] = pack_S(*S_inv)
-        y_buf[:] = pack_y(*y)
-        PHt.dot(self._gnss_S_inv[m], K)
-        K.dot(PHt_T, T)
+        # K = P·Hᵀ·S⁻¹; P ← P − K·(P·Hᵀ)ᵀ; δx = K·y.
+        P, T, K = self._P, self._T, g.K
+        g.S_inv_bytes[:] = g.pack_S_inv(*S_inv)
+        g.y_bytes[:] = g.pack_y(*y)
+        PHt.dot(g.S_inv, K)
+        K.dot(g.PHt_T, T)
         np.subtract(P, T, P)
         self._symmetrise()  # also removes the rounding asymmetry of F·P·Fᵀ, at 10 Hz
-        self._inject(K.dot(self._gnss_y[m]).tolist())
+        self._inject(K.dot(g.y).tolist())
         return Fusion.ACCEPTED
 
     def fuse_baro_height(self, t_valid_s: float, height_m: float, std_m: float) -> Fusion:

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from kestrel.airframe import GRAVITY_MPS2
 from kestrel.atmosphere import altitude_at_pressure_m
 from kestrel.component import Component, Port
-from kestrel.control.params import ValidatedParams, param
 from kestrel.geodesy import GeoOrigin
 from kestrel.messages import FluidPressure, Imu, MagneticField, NavSatFix, Odometry, Vec3
+from kestrel.params import ValidatedParams, param
 from kestrel.perception.ekf import ErrorStateEkf, align_at_rest
 
 log = logging.getLogger(__name__)
