@@ -191,7 +191,7 @@ class _GnssWork:
         "pack_y",
         "y",
         "y_bytes",
-    )  # fmt: skip
+    )
 
     def __init__(self, P: np.ndarray, m: int) -> None:
         n = P.shape[0]
