@@ -62,7 +62,7 @@ _stamp = itemgetter(0)
 """Time of validity of a history entry (the bisect key)."""
 
 _MAX_CACHED_DT = 64
-"""Size bound of the per-Δt cache of the process-noise diagonal (see `_q_step`)."""
+"""Size bound of the per-Δt cache of the process-noise diagonal (see `_cache_q_step`)."""
 
 _MIN_HORIZONTAL_FIELD_FRACTION = 0.2
 """Skip a heading update when the measured field's horizontal part (after tilt compensation) is
@@ -275,7 +275,7 @@ class ErrorStateEkf:
         self._F_pack_blocks = struct.Struct("27d").pack  # native float64
         self._F_pack_dt = struct.Struct("6d").pack
         self._T = np.empty((n, n))
-        self._q_steps: dict[float, np.ndarray] = {}  # Q_i diagonal by Δt, see `_q_step`
+        self._q_steps: dict[float, np.ndarray] = {}  # Q_i diagonal by Δt, `_cache_q_step`
         sa = params.accel_noise_density_mps2_rthz
         sg = params.gyro_noise_density_radps_rthz
         sbg = params.gyro_bias_random_walk_radps_rts
@@ -753,9 +753,9 @@ class ErrorStateEkf:
         y = height_m - (past_height + self._bb)
         tau = self._t_s - t_valid_s
         ph = self._ph  # P·hᵀ = P[:, δp_z] − τ·P[:, δv_z] + P[:, δb_baro], in place
-        np.multiply(self._P_vz, tau, out=ph)
-        np.subtract(self._P_pz, ph, out=ph)
-        np.add(ph, self._P_bb, out=ph)
+        np.multiply(self._P_vz, tau, ph)
+        np.subtract(self._P_pz, ph, ph)
+        np.add(ph, self._P_bb, ph)
         ph_list = ph.tolist()
         s = ph_list[IDX_P + 2] - tau * ph_list[IDX_V + 2] + ph_list[IDX_BBARO] + std_m * std_m
         if not y * y <= self.params.baro_gate_chi2 * s:

@@ -455,6 +455,154 @@ def test_transition_matrix_matches_finite_differences_of_the_nominal_step():
     assert F[15, 15] == 1.0
 
 
+# --------------------------------------------------------------------------- reference algebra
+# The filter's hot paths are written for speed (preallocated buffers, in-place numpy calls,
+# cached process noise). These tests hold them to the textbook formulas computed densely.
+DT_S = 0.004
+
+
+def _dense_covariance_filter(seed: int = 3) -> tuple[ErrorStateEkf, dict[float, Vec3]]:
+    """A filter after 40 predictions of a tilted, turning, accelerating vehicle, then given a
+    dense random covariance (every cross term non-zero, written in place as the filter's
+    views require), and the position it recorded at each prediction stamp."""
+    ekf = ErrorStateEkf(EstimatorParams())
+    ekf.initialise(
+        t_s=0.0,
+        position_enu_m=(1.0, 2.0, 3.0),
+        position_std_m=(0.5, 0.5, 0.5),
+        orientation=quat_from_euler(0.1, -0.05, 0.7),
+        velocity_enu_mps=(1.0, -0.5, 0.2),
+        gyro_bias_flu_radps=(0.001, -0.002, 0.003),
+        accel_bias_flu_mps2=(0.02, 0.01, -0.03),
+    )
+    positions = {ekf.t_s: ekf.position_enu_m}
+    for k in range(1, 41):
+        ekf.predict(k * DT_S, (0.05, -0.02, 0.3), (0.3, -0.2, 9.9), DT_S)
+        positions[ekf.t_s] = ekf.position_enu_m
+    a = np.random.default_rng(seed).standard_normal((16, 16))
+    ekf._P[:] = 1e-3 * (a @ a.T) + 1e-4 * np.eye(16)
+    return ekf, positions
+
+
+def _process_noise(params: EstimatorParams, dt_s: float, velocity_add: float = 0.0) -> np.ndarray:
+    """Solà eq. (271) with densities: the diagonal Q over one step, built independently."""
+    q = [0.0] * 3 + [params.accel_noise_density_mps2_rthz**2 * dt_s + velocity_add] * 3
+    q += [params.gyro_noise_density_radps_rthz**2 * dt_s] * 3
+    q += [params.gyro_bias_random_walk_radps_rts**2 * dt_s] * 3
+    q += [params.accel_bias_random_walk_mps2_rts**2 * dt_s] * 3
+    q += [params.baro_bias_random_walk_m_rts**2 * dt_s]
+    return np.diag(q)
+
+
+def _assert_state_moved_by(ekf: ErrorStateEkf, before: tuple, dx: np.ndarray) -> None:
+    p, v, bg, ba, bb = before
+    tol = 1e-12
+    assert ekf.position_enu_m == pytest.approx(tuple(np.add(p, dx[0:3])), abs=tol)
+    assert ekf.velocity_enu_mps == pytest.approx(tuple(np.add(v, dx[3:6])), abs=tol)
+    assert ekf.gyro_bias_flu_radps == pytest.approx(tuple(np.add(bg, dx[9:12])), abs=tol)
+    assert ekf.accel_bias_flu_mps2 == pytest.approx(tuple(np.add(ba, dx[12:15])), abs=tol)
+    assert ekf.baro_bias_m == pytest.approx(bb + dx[15], abs=tol)
+
+
+def _state(ekf: ErrorStateEkf) -> tuple:
+    return (
+        ekf.position_enu_m,
+        ekf.velocity_enu_mps,
+        ekf.gyro_bias_flu_radps,
+        ekf.accel_bias_flu_mps2,
+        ekf.baro_bias_m,
+    )
+
+
+def test_covariance_prediction_is_f_p_ft_plus_q_for_every_step_length():
+    # Given a filter with a dense covariance
+    params = EstimatorParams()
+    ekf, _ = _dense_covariance_filter()
+    # When predicting with two step lengths (4 ms and 4.1 ms), one with velocity variance
+    # added for clipped samples, then again without
+    steps = [(DT_S, 0.0), (0.0041, 0.0), (DT_S, 0.25), (DT_S, 0.0), (0.0041, 0.0)]
+    for dt, velocity_add in steps:
+        before = ekf.covariance
+        ekf.predict(ekf.t_s + dt, (0.4, -0.3, 0.2), (1.0, 0.5, 9.0), dt, velocity_add)
+        # Then each step is P ← F·P·Fᵀ + Q with that step's Q: the clipped step's extra
+        # variance is added to that step only
+        F = ekf._F
+        expected = F @ before @ F.T + _process_noise(params, dt, velocity_add)
+        assert np.abs(ekf.covariance - expected).max() <= 1e-14 * np.abs(expected).max()
+
+
+@pytest.mark.parametrize("fuse_height", [True, False], ids=["3-D", "east-north"])
+def test_delayed_gnss_update_is_the_textbook_kalman_update(fuse_height):
+    # Given a filter with a dense covariance and a fix valid 5 predictions (20 ms) ago,
+    # 1 mm off the position recorded then
+    ekf, positions = _dense_covariance_filter()
+    t_valid = sorted(positions)[-6]
+    tau = ekf.t_s - t_valid
+    std = (0.02, 0.03, 0.05)
+    fix = tuple(c + 1e-3 for c in positions[t_valid])
+    m = 3 if fuse_height else 2
+    H = np.zeros((m, 16))
+    for i in range(m):
+        H[i, i], H[i, 3 + i] = 1.0, -tau
+    P = ekf.covariance
+    S = H @ P @ H.T + np.diag(np.square(std[:m]))
+    K = P @ H.T @ np.linalg.inv(S)
+    dx = K @ (np.array(fix[:m]) - positions[t_valid][:m])
+    expected = P - K @ H @ P
+    expected = 0.5 * (expected + expected.T)
+    assert np.linalg.norm(dx[6:9]) < 1e-3  # (no reset Jacobian to model)
+    before = _state(ekf)
+    # When fusing it at its time of validity
+    result = ekf.fuse_position(t_valid, fix, std, fuse_height=fuse_height)
+    # Then state and covariance move as the dense Kalman update says (Solà eqs. 273–275)
+    assert result is Fusion.ACCEPTED
+    _assert_state_moved_by(ekf, before, dx)
+    assert np.abs(ekf.covariance - expected).max() <= 1e-13 * np.abs(expected).max()
+
+
+def test_delayed_baro_update_is_the_textbook_scalar_update():
+    # Given a filter with a dense covariance and a baro height valid 3 predictions ago,
+    # 1 mm above the height recorded then plus the baro bias
+    ekf, positions = _dense_covariance_filter()
+    t_valid = sorted(positions)[-4]
+    tau = ekf.t_s - t_valid
+    height = positions[t_valid][2] + ekf.baro_bias_m + 1e-3
+    std = 0.1
+    h = np.zeros(16)
+    h[2], h[5], h[15] = 1.0, -tau, 1.0
+    P = ekf.covariance
+    s = h @ P @ h + std * std
+    k = P @ h / s
+    dx = k * (height - positions[t_valid][2] - ekf.baro_bias_m)
+    expected = P - np.outer(k, k) * s
+    before = _state(ekf)
+    # When fusing it
+    result = ekf.fuse_baro_height(t_valid, height, std)
+    # Then the state and covariance move as the dense scalar update says
+    assert result is Fusion.ACCEPTED
+    _assert_state_moved_by(ekf, before, dx)
+    assert np.abs(ekf.covariance - expected).max() <= 1e-13 * np.abs(expected).max()
+
+
+def test_past_position_between_two_predictions_is_interpolated_linearly():
+    # Given a filter that recorded its position at every prediction, then fused one fix
+    ekf, positions = _dense_covariance_filter()
+    stamps = sorted(positions)
+    for k in (3, 20, 38):  # deep in the history (bisection) and near its end
+        t0, t1 = stamps[k], stamps[k + 1]
+        t_m = t0 + 0.3 * (t1 - t0)
+        # When reading the past position between two recorded ones
+        p = ekf._position_at(t_m)
+        # Then it is the linear interpolation, and the baro's height-only reading agrees
+        expected = np.add(positions[t0], 0.3 * np.subtract(positions[t1], positions[t0]))
+        assert p == pytest.approx(tuple(expected), abs=1e-12)
+        assert ekf._height_at(t_m) == p[2]
+    ekf.fuse_position(stamps[-6], tuple(c + 0.01 for c in positions[stamps[-6]]), RTK_STD_M)
+    for k in (3, 20, 38):
+        t_m = stamps[k] + 0.3 * (stamps[k + 1] - stamps[k])
+        assert ekf._height_at(t_m) == ekf._position_at(t_m)[2]
+
+
 # --------------------------------------------------------------------------- accuracy
 @pytest.mark.parametrize(
     "flight", [CIRCLE, YAWING_HOVER], ids=["circle-3mps-yawing", "hover-yawing"]

@@ -277,6 +277,86 @@ def test_nan_imu_sample_is_counted_skipped_and_the_estimate_stays_finite():
     assert position_rms <= POSITION_RMS_LIMIT_M
 
 
+TICK_SAMPLES = round(IMU_HZ / EstimatorParams().rate_hz)
+
+
+def _drive(estimator: Estimator, messages: Messages, end_s: float) -> Odometry | None:
+    """Call `step` as the runner does at 250 Hz, without it: the IMU samples since the last
+    tick, and the latest fix (delivered GNSS_LATENCY_S late), pressure and field. Returns the
+    last output."""
+    out = None
+    gnss = baro = mag = None
+    gi = bi = mi = 0
+    for k in range(TICK_SAMPLES, round(end_s * IMU_HZ) + 1, TICK_SAMPLES):
+        t = messages.imu[k].t_s
+        while gi < len(messages.gnss) and messages.gnss[gi].t_s + GNSS_LATENCY_S <= t + 1e-9:
+            gnss, gi = messages.gnss[gi], gi + 1
+        while bi < len(messages.baro) and messages.baro[bi].t_s <= t + 1e-9:
+            baro, bi = messages.baro[bi], bi + 1
+        while mi < len(messages.mag) and messages.mag[mi].t_s <= t + 1e-9:
+            mag, mi = messages.mag[mi], mi + 1
+        out = estimator.step(t, messages.imu[k - TICK_SAMPLES + 1 : k + 1], gnss, baro, mag)
+    return out
+
+
+def _tampered(sample: Imu, previous: Imu, how: str) -> Imu:
+    if how == "nan-accel":
+        return Imu(sample.t_s, sample.angular_velocity_flu_radps, (0.0, NAN, 9.8))
+    if how == "inf-gyro":
+        return Imu(sample.t_s, (math.inf, 0.0, 0.0), sample.linear_acceleration_flu_mps2)
+    return Imu(
+        previous.t_s, sample.angular_velocity_flu_radps, previous.linear_acceleration_flu_mps2
+    )
+
+
+@pytest.mark.parametrize("how", ["nan-accel", "inf-gyro", "repeated-stamp"])
+def test_tick_with_one_invalid_imu_sample_predicts_from_the_others(how):
+    # Given two estimators driven identically through take-off to 3 s
+    _, messages = messages_for(SensorSetup())
+    with_bad, reference = (Estimator(params=EstimatorParams(), origin=ORIGIN) for _ in range(2))
+    for estimator in (with_bad, reference):
+        _drive(estimator, messages, 3.0)
+    k = round(3.0 * IMU_HZ)
+    samples = messages.imu[k + 1 : k + 1 + TICK_SAMPLES]
+    bad = [*samples[:2], _tampered(samples[2], samples[1], how), samples[3]]
+    good = [*samples[:2], samples[3]]
+    t = samples[-1].t_s
+    # When the next tick brings the first one the three good samples and a bad one, and the
+    # other the three good samples alone
+    out_bad = with_bad.step(t, bad, None, None, None)
+    out_good = reference.step(t, good, None, None, None)
+    # Then both publish the same estimate; only the first counted a skipped sample
+    assert out_bad == out_good
+    assert (with_bad.health().imu_invalid, reference.health().imu_invalid) == (1, 0)
+
+
+def test_published_odometry_is_the_filter_state_field_by_field():
+    # Given an estimator driven through take-off to 3 s
+    _, messages = messages_for(SensorSetup())
+    estimator = Estimator(params=EstimatorParams(), origin=ORIGIN)
+    # When it publishes
+    odometry = _drive(estimator, messages, 3.0)
+    # Then every field is the filter's (the message is built positionally, so a swapped
+    # field would show here)
+    ekf = estimator.filter
+    gyro = messages.imu[round(3.0 * IMU_HZ)].angular_velocity_flu_radps
+    bias = ekf.gyro_bias_flu_radps
+    assert odometry.t_s == ekf.t_s == messages.imu[round(3.0 * IMU_HZ)].t_s
+    assert odometry.position_enu_m == ekf.position_enu_m
+    assert odometry.velocity_enu_mps == ekf.velocity_enu_mps
+    assert odometry.orientation == ekf.orientation
+    assert odometry.angular_velocity_flu_radps == tuple(np.subtract(gyro, bias))
+    assert odometry.gyro_bias_flu_radps == bias
+    assert odometry.accel_bias_flu_mps2 == ekf.accel_bias_flu_mps2
+    position_std, velocity_std, yaw_std = ekf.std_summary()
+    assert odometry.position_std_m == position_std
+    assert odometry.velocity_std_mps == velocity_std
+    assert odometry.yaw_std_rad == yaw_std
+    assert odometry.valid is True
+    # (distinct values, so that a swap cannot go unnoticed)
+    assert len({*position_std, *velocity_std, yaw_std}) == 7
+
+
 def test_nan_gnss_baro_and_mag_messages_are_counted_and_skipped():
     # Given one NaN fix, one NaN pressure and one infinite field sample in mid-flight
     truth, messages = messages_for(SensorSetup())
