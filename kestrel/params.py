@@ -68,3 +68,25 @@ class ValidatedParams:
                     f"{type(self).__name__}.{f.name} = {value!r} [{spec.unit}] is outside "
                     f"its valid range [{spec.low}, {spec.high}]"
                 )
+
+
+ParamRange = tuple[str, float, float, bool]
+"""(field, low, high, low bound excluded) — a range table for params that are plain dataclasses."""
+
+
+def check_param_ranges(params: Any, ranges: tuple[ParamRange, ...]) -> None:
+    """Refuse a field outside its range (NaN included) with a ValueError naming class and field.
+
+    For params dataclasses declared with a range table rather than `param()` (the sensor models);
+    the upper bound is always included.
+    """
+    for name, low, high, low_open in ranges:
+        value = getattr(params, name)
+        in_range = isinstance(value, int | float) and (
+            (low < value if low_open else low <= value) and value <= high
+        )
+        if not in_range:
+            bracket = "(" if low_open else "["
+            raise ValueError(
+                f"{type(params).__name__}.{name} must be in {bracket}{low}, {high}], got {value!r}"
+            )

@@ -31,6 +31,7 @@ import numpy as np
 from kestrel.airframe import GRAVITY_MPS2
 from kestrel.atmosphere import pressure_at_altitude_pa
 from kestrel.messages import FluidPressure
+from kestrel.params import check_param_ranges
 from kestrel.random_streams import NormalBlock
 from kestrel.sim.sensors.faults import FaultChannel, next_sample_time_s
 from kestrel.sim.sensors.gnss import GaussMarkovProcess
@@ -70,16 +71,7 @@ class BaroParams:
     bias_time_constant_s: float = 300.0
 
     def __post_init__(self) -> None:
-        for name, low, high, low_open in _BARO_PARAM_RANGES:
-            value = getattr(self, name)
-            in_range = isinstance(value, int | float) and (
-                (low < value if low_open else low <= value) and value <= high
-            )
-            if not in_range:
-                bracket = "(" if low_open else "["
-                raise ValueError(
-                    f"BaroParams.{name} must be in {bracket}{low}, {high}], got {value!r}"
-                )
+        check_param_ranges(self, _BARO_PARAM_RANGES)
 
 
 class BaroModel:

@@ -41,6 +41,7 @@ import numpy as np
 
 from kestrel.geodesy import GeoOrigin
 from kestrel.messages import NavSatFix, Vec3
+from kestrel.params import check_param_ranges
 from kestrel.random_streams import NormalBlock
 from kestrel.sim.sensors.faults import FaultChannel, next_sample_time_s
 
@@ -85,16 +86,7 @@ class GnssParams:
     status: int = 0
 
     def __post_init__(self) -> None:
-        for name, low, high, low_open in _GNSS_PARAM_RANGES:
-            value = getattr(self, name)
-            in_range = isinstance(value, int | float) and (
-                (low < value if low_open else low <= value) and value <= high
-            )
-            if not in_range:
-                bracket = "(" if low_open else "["
-                raise ValueError(
-                    f"GnssParams.{name} must be in {bracket}{low}, {high}], got {value!r}"
-                )
+        check_param_ranges(self, _GNSS_PARAM_RANGES)
         if self.status not in _FIX_STATUSES:
             raise ValueError(
                 f"GnssParams.status must be one of {_FIX_STATUSES} (NavSatStatus), "

@@ -31,6 +31,7 @@ from typing import cast
 import numpy as np
 
 from kestrel.messages import MagneticField, Quat, Vec3
+from kestrel.params import check_param_ranges
 from kestrel.random_streams import NormalBlock
 from kestrel.rotation import rotate_inverse
 from kestrel.sim.sensors.faults import FaultChannel, next_sample_time_s
@@ -69,16 +70,7 @@ class MagParams:
     hard_iron_residual_ut: float = 0.6
 
     def __post_init__(self) -> None:
-        for name, low, high, low_open in _MAG_PARAM_RANGES:
-            value = getattr(self, name)
-            in_range = isinstance(value, int | float) and (
-                (low < value if low_open else low <= value) and value <= high
-            )
-            if not in_range:
-                bracket = "(" if low_open else "["
-                raise ValueError(
-                    f"MagParams.{name} must be in {bracket}{low}, {high}], got {value!r}"
-                )
+        check_param_ranges(self, _MAG_PARAM_RANGES)
 
     @property
     def earth_field_enu_t(self) -> Vec3:
