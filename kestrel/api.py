@@ -102,6 +102,10 @@ def _assemble_metrics(scenario: Scenario, stack: Any, wall_s: float) -> dict[str
         if clearance is not None:
             entry["min_clearance_m"] = float(clearance)
             clearances.append(float(clearance))
+        zone_probe = stack.zone_probes.get(vid)
+        if zone_probe is not None:
+            entry.update(zone_probe.metrics())
+        entry["failsafe_events"] = stack.safety_filters[vid].failsafe_events()
         vehicles[vid] = entry
     metrics: dict[str, Any] = {
         "scenario": scenario.name,
@@ -114,6 +118,11 @@ def _assemble_metrics(scenario: Scenario, stack: Any, wall_s: float) -> dict[str
     }
     if clearances:
         metrics["min_clearance_m"] = min(clearances)
+    if stack.zone_probes:
+        metrics["geofence_breaches"] = sum(v["geofence_breaches"] for v in vehicles.values())
+        margins = [v["min_zone_margin_m"] for v in vehicles.values() if "min_zone_margin_m" in v]
+        if margins:
+            metrics["min_zone_margin_m"] = min(margins)
     metrics["vehicles"] = vehicles
     metrics["nodes"] = {
         name: {

@@ -19,6 +19,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from kestrel.scenario import Scenario, ScenarioError, load_scenario
+from kestrel.zones_cli import zones_command
 
 EXIT_INVALID_SCENARIO = 2
 EXIT_INTERNAL_FAILURE = 1
@@ -137,3 +138,6 @@ def validate(scenario: Annotated[Path, typer.Argument(help="Scenario YAML to che
         f"{spec.physics_hz:g} Hz, vehicles: {vehicles}",
         highlight=False,
     )
+
+
+app.command("zones")(zones_command)

@@ -199,3 +199,21 @@ class GroundTruth:
     velocity_enu_mps: Vec3
     orientation: Quat
     angular_velocity_flu_radps: Vec3
+
+
+@dataclass(frozen=True, slots=True)
+class SafetyEvent:
+    """diagnostic_msgs/DiagnosticArray on `safety/events`: a safety layer starting or ending an
+    intervention episode (SCENARIOS.md "Failsafe event").
+
+    `state` is "start" or "end"; `cause` says why (e.g. "geofence", "zone_active_inside",
+    "position_uncertain", "solver_failure"); `action` what was done ("limit", "brake", "exit",
+    "hold", "land"); `zone` names the volume concerned, if any; `duration_s` is set on "end".
+    """
+
+    t_s: float
+    state: str
+    cause: str
+    action: str
+    zone: str = ""
+    duration_s: float = 0.0

@@ -19,16 +19,15 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
     field_validator,
     model_validator,
 )
 
 NOT_YET_SUPPORTED = {
-    "world.zones": "restricted airspace (the geofencing issue)",
     "world.roads": "ground-vehicle roads (the automated-driving issue)",
     "vehicles.gimbal": "gimbal stabilisation (the gimbal issue)",
-    "vehicles.authorisations": "zone authorisations (the geofencing issue)",
 }
 """Keys defined by SCENARIOS.md that this version refuses by name, with what will add them."""
 
@@ -169,7 +168,9 @@ class World(_Strict):
     start_time_utc: datetime = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
     wind: Wind = Wind()
     obstacles: list[Obstacle] = []
-    zones: Any = None
+    zones: list[dict[str, Any]] = []
+    """Zone files ({file: path}) and inline zones; resolved by `parse_scenario` (they need the
+    scenario file's folder and the importers), then available as `Scenario.zones`."""
     roads: Any = None
 
     @field_validator("start_time_utc")
@@ -262,7 +263,7 @@ class VehicleSpec(_Strict):
     operator: list[OperatorSpec] = []
     faults: list[FaultSpecModel] = []
     gimbal: Any = None
-    authorisations: Any = None
+    authorisations: list[Annotated[str, Field(min_length=1)]] = []
 
     @field_validator("type")
     @classmethod
@@ -285,6 +286,7 @@ class VehicleSpec(_Strict):
 
 
 class Scenario(_Strict):
+    _zones: tuple[Any, ...] = PrivateAttr(default=())
     name: str = Field(min_length=1)
     seed: int = Field(default=0, ge=0, lt=2**63)
     duration_s: float = Field(gt=0.0, le=MAX_DURATION_S)
@@ -308,6 +310,11 @@ class Scenario(_Strict):
                         "a geographic waypoint needs world.origin",
                     )
         return self
+
+    @property
+    def zones(self) -> tuple[Any, ...]:
+        """The zones of world.zones, loaded (kestrel.planning.airspace.model.Zone), in order."""
+        return self._zones
 
 
 class _KeyedError(ValueError):
@@ -419,14 +426,14 @@ def _first_error(exc: ValidationError) -> tuple[str, str]:
 def _refuse_unsupported(raw: dict[str, Any], file: str) -> None:
     world = raw.get("world")
     if isinstance(world, dict):
-        for key in ("zones", "roads"):
+        for key in ("roads",):
             if key in world:
                 raise ScenarioError(
                     file, f"world.{key}", f"not supported yet: {NOT_YET_SUPPORTED['world.' + key]}"
                 )
     for i, vehicle in enumerate(raw.get("vehicles") or []):
         if isinstance(vehicle, dict):
-            for key in ("gimbal", "authorisations"):
+            for key in ("gimbal",):
                 if key in vehicle:
                     raise ScenarioError(
                         file,
@@ -441,10 +448,17 @@ def parse_scenario(raw: Any, file: str) -> Scenario:
         raise ScenarioError(file, "", "a scenario must be a YAML mapping at the top level")
     _refuse_unsupported(raw, file)
     try:
-        return Scenario.model_validate(raw)
+        scenario = Scenario.model_validate(raw)
     except ValidationError as exc:
         key, problem = _first_error(exc)
         raise ScenarioError(file, key, problem) from None
+    if scenario.world.zones:
+        from kestrel.scenario_zones import resolve_zones  # the importers load only when needed
+
+        if scenario.world.origin is None:
+            raise ScenarioError(file, "world.origin", "zones need a geographic origin")
+        scenario._zones = resolve_zones(scenario.world.zones, file)
+    return scenario
 
 
 def load_scenario(path: str | Path) -> Scenario:

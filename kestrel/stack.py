@@ -11,20 +11,24 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from kestrel.airframe import REFERENCE_QUADROTOR
 from kestrel.bag import BagRecorder, MarkerShape, RunBag
-from kestrel.component import Component
+from kestrel.component import Component, Port
 from kestrel.control.allocation import ControlAllocator
 from kestrel.control.attitude_control import AttitudeController
 from kestrel.control.position_control import PositionController
 from kestrel.control.rate_control import RateController
 from kestrel.geodesy import GeoOrigin
+from kestrel.messages import AccelerationSetpoint
 from kestrel.metrics import FlightProbe
 from kestrel.perception.estimator import Estimator, EstimatorParams
+from kestrel.planning.airspace.local import LocalAirspace, local_volumes
 from kestrel.planning.mission import Mission, MissionPlan
 from kestrel.planning.operator import OperatorCommand, ScenarioOperator
+from kestrel.planning.safety_filter import SafetyFilter
 from kestrel.runner import LockstepRunner
 from kestrel.scenario import GeoWaypoint, Scenario, ScenarioError, VehicleSpec
 from kestrel.sim.obstacles import BoxObstacle, CylinderObstacle, obstacle_from_mapping
@@ -32,6 +36,7 @@ from kestrel.sim.quadrotor_sim import QuadrotorSim, SimVehicle
 from kestrel.sim.sensors.faults import FaultSpec
 from kestrel.sim.sensors.suite import SensorSuiteConfig
 from kestrel.sim.wind import WindConfig
+from kestrel.zone_metrics import ZoneProbe
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +51,8 @@ class Stack:
     runner: LockstepRunner
     sim: QuadrotorSim
     probes: dict[str, FlightProbe]
+    zone_probes: dict[str, ZoneProbe]
+    safety_filters: dict[str, SafetyFilter]
 
     def obstacle_shapes(self, t_s: float) -> list[MarkerShape]:
         return [_marker(o) for o in self.sim.obstacle_snapshot(t_s)]
@@ -103,13 +110,32 @@ def _sensor_config(vehicle: VehicleSpec, physics_hz: float) -> SensorSuiteConfig
     return SensorSuiteConfig(gnss=vehicle.sensors.gnss, faults=faults, **capped)
 
 
-def flight_stack(vehicle: VehicleSpec, origin: GeoOrigin) -> list[Component]:
-    """The on-vehicle components of one quadrotor (what runs on its onboard computer)."""
+def vehicle_airspace(scenario: Scenario, vehicle: VehicleSpec) -> LocalAirspace:
+    """The scenario's zones in ENU, as they apply to one vehicle (its authorisations)."""
+    volumes = local_volumes(scenario.zones, geo_origin(scenario), frozenset(vehicle.authorisations))
+    return LocalAirspace(volumes, scenario.world.start_time_utc)
+
+
+def flight_stack(
+    vehicle: VehicleSpec, origin: GeoOrigin, airspace: LocalAirspace | None = None
+) -> list[Component]:
+    """The on-vehicle components of one quadrotor (what runs on its onboard computer).
+
+    The position loop publishes its demand on `control/acceleration_demand`; the safety filter
+    turns it into `control/acceleration_setpoint` for the attitude loop, so nothing upstream can
+    bypass it (ARCHITECTURE.md)."""
     vid = vehicle.id
     airframe = REFERENCE_QUADROTOR
+    if airspace is None:
+        airspace = LocalAirspace([], datetime(2026, 1, 1, tzinfo=UTC))
+    position_control = PositionController("position_control", vid, airframe=airframe)
+    position_control.outputs = {
+        "acceleration": Port(AccelerationSetpoint, "control/acceleration_demand")
+    }
     components: list[Component] = [
         Estimator("estimator", vid, params=EstimatorParams(), origin=origin),
-        PositionController("position_control", vid, airframe=airframe),
+        position_control,
+        SafetyFilter("safety_filter", vid, airspace=airspace, airframe=airframe),
         AttitudeController("attitude_control", vid, airframe=airframe),
         RateController("rate_control", vid, airframe=airframe),
         ControlAllocator("control_allocator", vid, airframe=airframe),
@@ -161,15 +187,30 @@ def build_stack(scenario: Scenario, *, bag: RunBag | None = None) -> Stack:
     )
     components: list[Component] = [sim]
     probes: dict[str, FlightProbe] = {}
+    zone_probes: dict[str, ZoneProbe] = {}
+    filters: dict[str, SafetyFilter] = {}
     for vehicle in scenario.vehicles:
-        components += flight_stack(vehicle, origin)
+        airspace = vehicle_airspace(scenario, vehicle)
+        on_board = flight_stack(vehicle, origin, airspace)
+        components += on_board
+        filters[vehicle.id] = next(c for c in on_board if isinstance(c, SafetyFilter))
         probe = FlightProbe("metrics_probe", vehicle.id)
         probes[vehicle.id] = probe
         components.append(probe)
+        if scenario.zones:
+            # The probe gets its own copy: the metric must not share state with the filter.
+            zone_probe = ZoneProbe(
+                "zone_probe",
+                vehicle.id,
+                airspace=vehicle_airspace(scenario, vehicle),
+                body_radius_m=REFERENCE_QUADROTOR.body_radius_m,
+            )
+            zone_probes[vehicle.id] = zone_probe
+            components.append(zone_probe)
         if bag is not None:
             components.append(BagRecorder("bag_recorder", vehicle.id, bag=bag, rate_hz=BAG_RATE_HZ))
     runner = LockstepRunner(components, physics_hz=scenario.physics_hz)
-    stack = Stack(runner, sim, probes)
+    stack = Stack(runner, sim, probes, zone_probes, filters)
     if bag is not None:
         bag.write_markers("/obstacles", 0.0, stack.obstacle_shapes(0.0))
     return stack

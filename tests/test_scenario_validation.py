@@ -73,7 +73,7 @@ INVALID_CASES = [
         "vehicles[0].gimbal",
         "not supported yet",
     ),
-    ("unsupported key (zones)", _with(("world", "zones"), []), "world.zones", "not supported yet"),
+    ("unsupported key (roads)", _with(("world", "roads"), []), "world.roads", "not supported yet"),
     ("unknown key", _with(("vehicles", 0, "colour"), "red"), "vehicles[0].colour", "unknown key"),
     (
         "car not yet supported",

@@ -11,8 +11,8 @@ from kestrel.sim.quadrotor_sim import QuadrotorSim
 from kestrel.stack import build_stack, flight_stack, geo_origin
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
-GROUND_TRUTH_READERS = {"sim", "metrics_probe", "bag_recorder"}
-"""The only components allowed to read ground truth: the simulator itself, the metrics probe
+GROUND_TRUTH_READERS = {"sim", "metrics_probe", "zone_probe", "bag_recorder"}
+"""The only components allowed to read ground truth: the simulator itself, the metrics probes
 and the run logger — none of which publishes anything a flight component reads."""
 
 
@@ -37,11 +37,12 @@ def test_ground_truth_readers_publish_nothing_flight_components_read():
 
 
 def test_flight_components_are_built_without_the_simulator():
-    # The on-vehicle stack is built from the vehicle's spec and the map origin alone: no
-    # simulator object (and so no simulator state) can reach a flight component.
+    # The on-vehicle stack is built from the vehicle's spec, the map origin and the airspace
+    # (zones uploaded before flight) alone: no simulator object (and so no simulator state)
+    # can reach a flight component.
     scenario = load_scenario(SCENARIOS / "hover.yaml")
     parameters = inspect.signature(flight_stack).parameters
-    assert list(parameters) == ["vehicle", "origin"]
+    assert list(parameters) == ["vehicle", "origin", "airspace"]
     components = flight_stack(scenario.vehicles[0], geo_origin(scenario))
     for component in components:
         for value in vars(component).values():

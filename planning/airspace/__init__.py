@@ -1,0 +1,1 @@
+"""Airspace: zone model, zone-file importers, local (ENU) geometry and spatial queries."""
