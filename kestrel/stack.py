@@ -27,7 +27,9 @@ from kestrel.metrics import FlightProbe
 from kestrel.perception.estimator import Estimator, EstimatorParams
 from kestrel.planning.airspace.local import LocalAirspace, local_volumes
 from kestrel.planning.mission import Mission, MissionPlan
+from kestrel.planning.mission_routing import route_mission
 from kestrel.planning.operator import OperatorCommand, ScenarioOperator
+from kestrel.planning.routing import RoutingError
 from kestrel.planning.safety_filter import SafetyFilter
 from kestrel.runner import LockstepRunner
 from kestrel.scenario import GeoWaypoint, Scenario, ScenarioError, VehicleSpec
@@ -149,6 +151,10 @@ def flight_stack(
         then=mission.then,
         start_yaw_rad=math.radians(vehicle.start.yaw_deg),
     )
+    try:
+        plan = route_mission(plan, airspace)
+    except RoutingError as exc:
+        raise ValueError(f"vehicle {vid}: mission: {exc}") from None
     components.append(Mission("mission", vid, plan=plan))
     commands = [
         OperatorCommand(

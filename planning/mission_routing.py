@@ -1,0 +1,111 @@
+"""Mission legs re-planned around restricted airspace when the mission is loaded.
+
+The mission planner flies straight legs (through a smooth minimum-snap reference); a leg that
+crosses an enforced exclusion volume is replaced by the shortest route around it
+(`kestrel.planning.routing`, a visibility graph on the inflated shapes), and a waypoint inside a
+volume — or outside the inclusion area — is refused with the zone's name and identifier. The
+safety filter still guards every command: routing only spares it from having to stop the
+vehicle at a boundary the mission could have gone around.
+
+Which volumes: those restricting the vehicle (its authorisations) and active when the mission
+is loaded (t = 0). A zone that activates later is the safety filter's business.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import replace
+
+import shapely
+
+from .airspace.local import LocalAirspace, LocalVolume
+from .airspace.model import ZoneKind
+from .mission import MissionPlan
+from .routing import KeepOutVolume, RoutingError, route_waypoints
+
+ROUTE_CLEARANCE_M = 10.0
+"""Horizontal distance routes keep from a restricted volume: beyond the safety filter's own
+stand-off (body 0.36 m + 0.5 m margin + 3σ of a standard receiver's ~1 m), so that a routed
+mission is never braked by the filter."""
+
+CIRCLE_SEGMENTS_PER_QUADRANT = 32
+
+
+def _footprint(volume: LocalVolume) -> shapely.Geometry:
+    if volume.polygon is not None:
+        return volume.polygon
+    # Circumscribe the circle so that the polygon covers it entirely.
+    n = 4 * CIRCLE_SEGMENTS_PER_QUADRANT
+    radius = volume.radius_m / math.cos(math.pi / n)
+    return shapely.Point(volume.circle_xy_m).buffer(radius, quad_segs=CIRCLE_SEGMENTS_PER_QUADRANT)
+
+
+def keep_out_volumes(airspace: LocalAirspace, t_s: float = 0.0) -> list[KeepOutVolume]:
+    """The enforced exclusion volumes at t_s, as the router takes them."""
+    out = []
+    for i in airspace.enforced(t_s):
+        v = airspace.volumes[i]
+        if v.kind is not ZoneKind.EXCLUSION:
+            continue
+        out.append(
+            KeepOutVolume(
+                polygon=_footprint(v),
+                floor_z_m=v.floor_z_m,
+                ceiling_z_m=v.ceiling_z_m,
+                name=v.zone.name or v.zone.identifier,
+                identifier=v.zone.identifier,
+            )
+        )
+    return out
+
+
+def check_inclusion(plan: MissionPlan, airspace: LocalAirspace, t_s: float = 0.0) -> None:
+    """Refuse waypoints outside the inclusion area (when the airspace has one)."""
+    inclusion = [
+        i for i in airspace.enforced(t_s) if airspace.volumes[i].kind is ZoneKind.INCLUSION
+    ]
+    if not inclusion:
+        return
+    for k, wp in enumerate(plan.waypoints_enu_m):
+        if not any(airspace.volumes[i].legal_margin_m(wp) > 0.0 for i in inclusion):
+            v = airspace.volumes[inclusion[0]]
+            raise RoutingError(
+                f"waypoint {k} is outside the inclusion area {v.zone.name!r} ({v.zone.identifier})"
+            )
+
+
+def route_mission(
+    plan: MissionPlan, airspace: LocalAirspace, clearance_m: float = ROUTE_CLEARANCE_M
+) -> MissionPlan:
+    """The plan with via-points inserted where a leg (take-off point included) crosses an
+    enforced exclusion volume. Raises RoutingError naming the waypoint and the zone."""
+    check_inclusion(plan, airspace)
+    keep_out = keep_out_volumes(airspace)
+    if not keep_out or not plan.waypoints_enu_m:
+        return plan
+    sx, sy, sz = plan.start_position_enu_m
+    climb_top = (sx, sy, sz + plan.takeoff_alt_m)
+    try:
+        routed = route_waypoints([climb_top, *plan.waypoints_enu_m], keep_out, clearance_m)
+    except RoutingError as exc:
+        # The router counts the take-off point as waypoint 0; the scenario does not.
+        raise RoutingError(_renumber(str(exc))) from None
+    return replace(plan, waypoints_enu_m=tuple(tuple(p) for p in routed[1:]))
+
+
+def _renumber(message: str) -> str:
+    def shift(m: re.Match[str]) -> str:
+        k = int(m.group(2)) - 1
+        return f"{m.group(1)}{k}" if k >= 0 else "the take-off point"
+
+    message = re.sub(r"\b(waypoint )(\d+)", shift, message)
+    return re.sub(
+        r"\bleg (\d+)→(\d+)",
+        lambda m: (
+            f"leg {int(m.group(1)) - 1}→{int(m.group(2)) - 1}"
+            if int(m.group(1)) > 0
+            else f"leg take-off→{int(m.group(2)) - 1}"
+        ),
+        message,
+    )
