@@ -47,7 +47,7 @@ def run(
     `seed` overrides the scenario's seed. With `out`, writes `metrics.json`, `run.png` and the
     rosbag2 MCAP log `log/` into that directory (created if needed).
     """
-    from kestrel.bag import RunBag
+    from kestrel.bag import RunBag, zone_drawings
     from kestrel.plot import plot_run
     from kestrel.stack import build_stack
 
@@ -65,8 +65,11 @@ def run(
                 raise FileExistsError(f"{log_dir} already exists; choose another --out")
             bag = RunBag(log_dir)
     stack = build_stack(scenario, bag=bag)
+    zones = zone_drawings([p.airspace.volumes for p in stack.zone_probes.values()])
     wall_start = time.perf_counter()
     try:
+        if bag is not None and zones:
+            bag.write_zone_markers(0.0, zones)
         stack.runner.run_until(scenario.duration_s, progress=progress)
         stack.runner.finish()
     finally:
@@ -82,6 +85,7 @@ def run(
             title=scenario.name,
             traces=traces,
             obstacles=stack.obstacle_shapes(scenario.duration_s),
+            zones=zones,
         )
     return RunResult(metrics, traces, out_dir, stack.runner.to_dot())
 

@@ -2,18 +2,30 @@
 
 Written with the `rosbags` library (pure Python, no ROS installation needed) against the Kilted
 type store, so the schemas in the file are exactly the ROS 2 message definitions. Kestrel writes
-its transforms into `/tf` here because there is no tf2 wheel on PyPI (ARCHITECTURE.md).
+its transforms into `/tf` here because there is no tf2 wheel on PyPI (ARCHITECTURE.md). Zones go
+in once, latched, as markers styled like the PNG's (ZoneStyle), so both views read the same.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import shapely
+from rosbags.interfaces import (
+    Qos,
+    QosDurability,
+    QosHistory,
+    QosLiveliness,
+    QosReliability,
+    QosTime,
+)
 from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
 
@@ -30,8 +42,34 @@ from kestrel.messages import (
 )
 from kestrel.rotation import rotate_inverse
 
+if TYPE_CHECKING:
+    from kestrel.planning.airspace.local import LocalVolume
+
 ROSBAG_VERSION = 9
 """rosbag2 metadata version written (Jazzy and later read it)."""
+
+ZONES_TOPIC = "/airspace/zones"
+"""Where the run log holds the zones (ARCHITECTURE.md topic table: MarkerArray, `map`)."""
+
+ZONE_DISPLAY_HEIGHT_M = 500.0
+"""Drawn height of a zone without a ceiling, above its (drawn) floor [m]. Display only."""
+
+_MARKER_CUBE, _MARKER_SPHERE, _MARKER_CYLINDER, _MARKER_LINE_LIST = 1, 2, 3, 5
+"""visualization_msgs/Marker type constants (ROS 2 message definition)."""
+
+_TRANSIENT_LOCAL = Qos(
+    history=QosHistory.KEEP_LAST,
+    depth=1,
+    reliability=QosReliability.RELIABLE,
+    durability=QosDurability.TRANSIENT_LOCAL,
+    deadline=QosTime(0, 0),
+    lifespan=QosTime(0, 0),
+    liveliness=QosLiveliness.AUTOMATIC,
+    liveliness_lease_duration=QosTime(0, 0),
+    avoid_ros_namespace_conventions=False,
+)
+"""Latched topics (ARCHITECTURE.md: zones and maps are reliable, transient-local), so that
+`ros2 bag play` offers them to late subscribers as a live system would."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +80,103 @@ class MarkerShape:
     position_enu_m: Vec3
     size_m: Vec3
     yaw_rad: float = 0.0
+
+
+class ZoneStyle(StrEnum):
+    """What a zone volume means for the scenario's vehicles; the PNG and the log draw it so."""
+
+    RESTRICTED = "restricted"  # an exclusion volume every vehicle must keep out of
+    INCLUSION = "inclusion"  # a boundary every vehicle must stay within
+    MIXED = "mixed"  # restricts some of the vehicles only (their authorisations differ)
+    ADVISORY = "advisory"  # restricts no vehicle (action `warn`, or authorised for all)
+
+
+ZONE_RGB: dict[ZoneStyle, tuple[float, float, float]] = {
+    ZoneStyle.RESTRICTED: (0.84, 0.15, 0.16),
+    ZoneStyle.INCLUSION: (0.17, 0.63, 0.17),
+    ZoneStyle.MIXED: (1.0, 0.5, 0.05),
+    ZoneStyle.ADVISORY: (0.5, 0.5, 0.5),
+}
+"""One colour per style (red keep-out, green stay-in, orange depends-on-vehicle, grey)."""
+
+ZONE_FILL_ALPHA: dict[ZoneStyle, float] = {
+    ZoneStyle.RESTRICTED: 0.35,
+    ZoneStyle.INCLUSION: 0.0,
+    ZoneStyle.MIXED: 0.2,
+    ZoneStyle.ADVISORY: 0.0,
+}
+"""Fill opacity in the PNG: only volumes that keep (some) vehicles out are filled."""
+
+
+@dataclass(frozen=True)
+class ZoneDrawing:
+    """One zone volume in ENU (the first vehicle's view of its geometry) and its style."""
+
+    volume: LocalVolume
+    style: ZoneStyle
+
+    @property
+    def identifier(self) -> str:
+        return self.volume.zone.identifier
+
+    def polygons(self) -> list[shapely.Polygon]:
+        """The volume's parts as polygons (holes kept); empty for a circle."""
+        if self.volume.polygon is None:
+            return []
+        return [p for p in shapely.get_parts(self.volume.polygon) if not p.is_empty]
+
+    def part_count(self) -> int:
+        return 1 if self.volume.polygon is None else len(self.polygons())
+
+    def display_limits_m(self) -> tuple[float, float]:
+        """(floor, ceiling) z to draw: a floor at the surface (−inf) is drawn at z = 0, a
+        missing ceiling ZONE_DISPLAY_HEIGHT_M above the drawn floor."""
+        floor, ceiling = self.volume.floor_z_m, self.volume.ceiling_z_m
+        if not math.isfinite(floor):
+            floor = min(0.0, ceiling)
+        if not math.isfinite(ceiling):
+            ceiling = floor + ZONE_DISPLAY_HEIGHT_M
+        return floor, ceiling
+
+
+def zone_drawings(views: Sequence[Sequence[LocalVolume]]) -> list[ZoneDrawing]:
+    """The scenario's zone volumes once (not per vehicle), styled from every vehicle's view.
+
+    `views` holds one `LocalAirspace.volumes` list per vehicle, all built from the same zones in
+    the same order (kestrel.stack.vehicle_airspace); they differ only in `restricted`, which
+    follows each vehicle's authorisations. A volume restricting every vehicle is RESTRICTED (or
+    INCLUSION), one restricting none ADVISORY, one restricting some MIXED."""
+    if not views:
+        return []
+    first = views[0]
+    if any(len(v) != len(first) for v in views):
+        raise ValueError("views: every vehicle's volume list must have the same length")
+    drawings = []
+    for i, volume in enumerate(first):
+        restricting = [view[i].restricted for view in views]
+        if all(restricting):
+            inclusion = volume.kind == "inclusion"
+            style = ZoneStyle.INCLUSION if inclusion else ZoneStyle.RESTRICTED
+        elif any(restricting):
+            style = ZoneStyle.MIXED
+        else:
+            style = ZoneStyle.ADVISORY
+        drawings.append(ZoneDrawing(volume, style))
+    return drawings
+
+
+def _ring_segments(ring: np.ndarray, z0: float, z1: float) -> list[Vec3]:
+    """LINE_LIST point pairs outlining one closed ring (first vertex repeated last) as a prism:
+    the ring at z0 and at z1, and vertical edges at (at most about 32 of) its vertices."""
+    xy = [(float(x), float(y)) for x, y in ring]
+    points: list[Vec3] = []
+    for z in (z0, z1):
+        for (ax, ay), (bx, by) in itertools.pairwise(xy):
+            points += [(ax, ay, z), (bx, by, z)]
+    stride = max(1, (len(xy) - 1) // 32)
+    for x, y in xy[:-1:stride]:
+        points += [(x, y, z0), (x, y, z1)]
+    return points
 
 
 class RunBag:
@@ -107,11 +242,63 @@ class RunBag:
             ),
         )
 
+    def _marker(
+        self,
+        t_s: float,
+        ns: str,
+        marker_id: int,
+        marker_type: int,
+        *,
+        position: Vec3,
+        scale: Vec3,
+        rgba: tuple[float, float, float, float],
+        yaw_rad: float = 0.0,
+        points: Sequence[Vec3] = (),
+    ) -> Any:
+        T = self._types
+        half = 0.5 * yaw_rad
+        r, g, b, a = rgba
+        return T["visualization_msgs/msg/Marker"](
+            header=self._header(t_s, "map"),
+            ns=ns,
+            id=marker_id,
+            type=marker_type,
+            action=0,  # ADD
+            pose=T["geometry_msgs/msg/Pose"](
+                position=self._point(position),
+                orientation=self._quaternion((0.0, 0.0, math.sin(half), math.cos(half))),
+            ),
+            scale=self._vector3(scale),
+            color=T["std_msgs/msg/ColorRGBA"](r=r, g=g, b=b, a=a),
+            lifetime=T["builtin_interfaces/msg/Duration"](sec=0, nanosec=0),  # forever
+            frame_locked=False,
+            points=[self._point(p) for p in points],
+            colors=[],
+            texture_resource="",
+            texture=T["sensor_msgs/msg/CompressedImage"](
+                header=self._header(t_s, ""), format="", data=np.zeros(0, np.uint8)
+            ),
+            uv_coordinates=[],
+            text="",
+            mesh_resource="",
+            mesh_file=T["visualization_msgs/msg/MeshFile"](filename="", data=np.zeros(0, np.uint8)),
+            mesh_use_embedded_materials=False,
+        )
+
     # ------------------------------------------------------------ writing
-    def write(self, topic: str, msgtype: str, t_s: float, ros_msg: Any) -> None:
+    def write(
+        self, topic: str, msgtype: str, t_s: float, ros_msg: Any, *, latched: bool = False
+    ) -> None:
+        """Serialise `ros_msg` onto `topic`; `latched` (transient-local QoS) is recorded when
+        the topic's first message creates its connection."""
         connection = self._connections.get(topic)
         if connection is None:
-            connection = self._writer.add_connection(topic, msgtype, typestore=self._store)
+            connection = self._writer.add_connection(
+                topic,
+                msgtype,
+                typestore=self._store,
+                offered_qos_profiles=(_TRANSIENT_LOCAL,) if latched else (),
+            )
             self._connections[topic] = connection
         data = self._store.serialize_cdr(ros_msg, msgtype)
         self._writer.write(connection, round(t_s * 1e9), data)
@@ -216,44 +403,70 @@ class RunBag:
         self.write(topic, "std_msgs/msg/Float32MultiArray", msg.t_s, ros)
 
     def write_markers(self, topic: str, t_s: float, shapes: Sequence[MarkerShape]) -> None:
-        T = self._types
-        Marker = T["visualization_msgs/msg/Marker"]
-        kinds = {"cube": 1, "sphere": 2, "cylinder": 3}
-        markers = []
-        for i, shape in enumerate(shapes):
-            half = 0.5 * shape.yaw_rad
-            markers.append(
-                Marker(
-                    header=self._header(t_s, "map"),
-                    ns="obstacles",
-                    id=i,
-                    type=kinds[shape.kind],
-                    action=0,
-                    pose=T["geometry_msgs/msg/Pose"](
-                        position=self._point(shape.position_enu_m),
-                        orientation=self._quaternion((0.0, 0.0, math.sin(half), math.cos(half))),
-                    ),
-                    scale=self._vector3(shape.size_m),
-                    color=T["std_msgs/msg/ColorRGBA"](r=0.55, g=0.45, b=0.35, a=0.8),
-                    lifetime=T["builtin_interfaces/msg/Duration"](sec=0, nanosec=0),
-                    frame_locked=False,
-                    points=[],
-                    colors=[],
-                    texture_resource="",
-                    texture=T["sensor_msgs/msg/CompressedImage"](
-                        header=self._header(t_s, ""), format="", data=np.zeros(0, np.uint8)
-                    ),
-                    uv_coordinates=[],
-                    text="",
-                    mesh_resource="",
-                    mesh_file=T["visualization_msgs/msg/MeshFile"](
-                        filename="", data=np.zeros(0, np.uint8)
-                    ),
-                    mesh_use_embedded_materials=False,
-                )
+        kinds = {"cube": _MARKER_CUBE, "sphere": _MARKER_SPHERE, "cylinder": _MARKER_CYLINDER}
+        markers = [
+            self._marker(
+                t_s,
+                "obstacles",
+                i,
+                kinds[shape.kind],
+                position=shape.position_enu_m,
+                scale=shape.size_m,
+                rgba=(0.55, 0.45, 0.35, 0.8),
+                yaw_rad=shape.yaw_rad,
             )
-        ros = T["visualization_msgs/msg/MarkerArray"](markers=markers)
+            for i, shape in enumerate(shapes)
+        ]
+        ros = self._types["visualization_msgs/msg/MarkerArray"](markers=markers)
         self.write(topic, "visualization_msgs/msg/MarkerArray", t_s, ros)
+
+    def write_zone_markers(
+        self, t_s: float, zones: Sequence[ZoneDrawing], topic: str = ZONES_TOPIC
+    ) -> None:
+        """The zones as one MarkerArray in `map`, latched: one marker per volume part, its
+        namespace the zone identifier, ids unique across the array.
+
+        A polygon part is a LINE_LIST prism (its rings, holes included, at the drawn floor and
+        ceiling, joined by vertical edges); a circle a translucent CYLINDER (scale 2r × 2r ×
+        height). Colours are ZONE_RGB, as in the PNG."""
+        markers = []
+        for zone in zones:
+            floor, ceiling = zone.display_limits_m()
+            rgb = ZONE_RGB[zone.style]
+            volume = zone.volume
+            if volume.polygon is None:
+                cx, cy = volume.circle_xy_m  # type: ignore[misc]
+                d = 2.0 * volume.radius_m
+                markers.append(
+                    self._marker(
+                        t_s,
+                        zone.identifier,
+                        len(markers),
+                        _MARKER_CYLINDER,
+                        position=(cx, cy, 0.5 * (floor + ceiling)),
+                        scale=(d, d, ceiling - floor),
+                        rgba=(*rgb, 0.3),
+                    )
+                )
+                continue
+            for part in zone.polygons():
+                points: list[Vec3] = []
+                for ring in shapely.get_rings(part):
+                    points += _ring_segments(shapely.get_coordinates(ring), floor, ceiling)
+                markers.append(
+                    self._marker(
+                        t_s,
+                        zone.identifier,
+                        len(markers),
+                        _MARKER_LINE_LIST,
+                        position=(0.0, 0.0, 0.0),
+                        scale=(1.0, 0.0, 0.0),  # line width [m]
+                        rgba=(*rgb, 0.9),
+                        points=points,
+                    )
+                )
+        ros = self._types["visualization_msgs/msg/MarkerArray"](markers=markers)
+        self.write(topic, "visualization_msgs/msg/MarkerArray", t_s, ros, latched=True)
 
     def close(self) -> None:
         self._writer.close()

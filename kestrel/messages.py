@@ -217,3 +217,15 @@ class SafetyEvent:
     action: str
     zone: str = ""
     duration_s: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneUpdate:
+    """std_msgs/String (JSON) on `airspace/zone_updates` (reliable, transient-local): a live
+    airspace update. `document_json` is a zone file's content (ED-269, ED-318 or GeoJSON); it
+    replaces every zone previously received from the same `source` (an empty FeatureCollection
+    withdraws them)."""
+
+    t_s: float
+    source: str
+    document_json: str

@@ -163,6 +163,12 @@ Obstacle = Annotated[
 ]
 
 
+class ZoneUpdateSpec(_Strict):
+    t: float = Field(ge=0.0, allow_inf_nan=False)
+    file: str = Field(min_length=1)
+    source: str = Field(default="live", min_length=1)
+
+
 class World(_Strict):
     origin: Origin | None = None
     start_time_utc: datetime = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
@@ -171,6 +177,9 @@ class World(_Strict):
     zones: list[dict[str, Any]] = []
     """Zone files ({file: path}) and inline zones; resolved by `parse_scenario` (they need the
     scenario file's folder and the importers), then available as `Scenario.zones`."""
+    zone_updates: list[ZoneUpdateSpec] = []
+    """Airspace updates pushed in flight (a UTM feed): at `t`, the zone file replaces what
+    `source` sent before."""
     roads: Any = None
 
     @field_validator("start_time_utc")
@@ -287,6 +296,7 @@ class VehicleSpec(_Strict):
 
 class Scenario(_Strict):
     _zones: tuple[Any, ...] = PrivateAttr(default=())
+    _zone_updates: tuple[Any, ...] = PrivateAttr(default=())
     name: str = Field(min_length=1)
     seed: int = Field(default=0, ge=0, lt=2**63)
     duration_s: float = Field(gt=0.0, le=MAX_DURATION_S)
@@ -315,6 +325,11 @@ class Scenario(_Strict):
     def zones(self) -> tuple[Any, ...]:
         """The zones of world.zones, loaded (kestrel.planning.airspace.model.Zone), in order."""
         return self._zones
+
+    @property
+    def zone_updates(self) -> tuple[Any, ...]:
+        """world.zone_updates resolved: kestrel.planning.zone_feed.TimedZoneUpdate, in order."""
+        return self._zone_updates
 
 
 class _KeyedError(ValueError):
@@ -458,6 +473,12 @@ def parse_scenario(raw: Any, file: str) -> Scenario:
         if scenario.world.origin is None:
             raise ScenarioError(file, "world.origin", "zones need a geographic origin")
         scenario._zones = resolve_zones(scenario.world.zones, file)
+    if scenario.world.zone_updates:
+        from kestrel.scenario_zones import resolve_zone_updates
+
+        if scenario.world.origin is None:
+            raise ScenarioError(file, "world.origin", "zone updates need a geographic origin")
+        scenario._zone_updates = resolve_zone_updates(scenario.world.zone_updates, file)
     return scenario
 
 

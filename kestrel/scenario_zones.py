@@ -13,6 +13,7 @@ from typing import Any
 
 from kestrel.planning.airspace.importers import inline_zone, load_zone_file
 from kestrel.planning.airspace.model import Zone, ZoneFileError
+from kestrel.planning.zone_feed import TimedZoneUpdate
 from kestrel.scenario import ScenarioError
 
 
@@ -42,3 +43,22 @@ def resolve_zones(entries: Sequence[dict[str, Any]], file: str) -> tuple[Zone, .
         except ValueError as exc:
             raise ScenarioError(file, key, str(exc)) from None
     return tuple(zones)
+
+
+def resolve_zone_updates(entries: Sequence[Any], file: str) -> tuple[TimedZoneUpdate, ...]:
+    """world.zone_updates → timed documents; each file is checked now (a bad one is a
+    scenario error at validation, not a surprise in flight) and sent verbatim later."""
+    base = Path(file).parent
+    out = []
+    for i, entry in enumerate(entries):
+        key = f"world.zone_updates[{i}].file"
+        path = base / entry.file
+        try:
+            load_zone_file(path)
+            text = path.read_text(encoding="utf-8-sig")
+        except ZoneFileError as exc:
+            raise ScenarioError(file, key, str(exc)) from None
+        except OSError as exc:
+            raise ScenarioError(file, key, f"cannot read {path}: {exc}") from None
+        out.append(TimedZoneUpdate(float(entry.t), entry.source, text))
+    return tuple(out)

@@ -31,6 +31,7 @@ from kestrel.planning.mission_routing import route_mission
 from kestrel.planning.operator import OperatorCommand, ScenarioOperator
 from kestrel.planning.routing import RoutingError
 from kestrel.planning.safety_filter import SafetyFilter
+from kestrel.planning.zone_feed import ScenarioZoneFeed
 from kestrel.runner import LockstepRunner
 from kestrel.scenario import GeoWaypoint, Scenario, ScenarioError, VehicleSpec
 from kestrel.sim.obstacles import BoxObstacle, CylinderObstacle, obstacle_from_mapping
@@ -137,7 +138,14 @@ def flight_stack(
     components: list[Component] = [
         Estimator("estimator", vid, params=EstimatorParams(), origin=origin),
         position_control,
-        SafetyFilter("safety_filter", vid, airspace=airspace, airframe=airframe),
+        SafetyFilter(
+            "safety_filter",
+            vid,
+            airspace=airspace,
+            airframe=airframe,
+            origin=origin,
+            authorisations=frozenset(vehicle.authorisations),
+        ),
         AttitudeController("attitude_control", vid, airframe=airframe),
         RateController("rate_control", vid, airframe=airframe),
         ControlAllocator("control_allocator", vid, airframe=airframe),
@@ -191,7 +199,10 @@ def build_stack(scenario: Scenario, *, bag: RunBag | None = None) -> Stack:
         obstacles=[obstacle_from_mapping(o.model_dump()) for o in scenario.world.obstacles],
         origin=origin,
     )
-    components: list[Component] = [sim]
+    components: list[Component] = [
+        sim,
+        ScenarioZoneFeed("zone_feed", updates=scenario.zone_updates),
+    ]
     probes: dict[str, FlightProbe] = {}
     zone_probes: dict[str, ZoneProbe] = {}
     filters: dict[str, SafetyFilter] = {}
@@ -203,13 +214,15 @@ def build_stack(scenario: Scenario, *, bag: RunBag | None = None) -> Stack:
         probe = FlightProbe("metrics_probe", vehicle.id)
         probes[vehicle.id] = probe
         components.append(probe)
-        if scenario.zones:
+        if scenario.zones or scenario.zone_updates:
             # The probe gets its own copy: the metric must not share state with the filter.
             zone_probe = ZoneProbe(
                 "zone_probe",
                 vehicle.id,
                 airspace=vehicle_airspace(scenario, vehicle),
                 body_radius_m=REFERENCE_QUADROTOR.body_radius_m,
+                origin=origin,
+                authorisations=frozenset(vehicle.authorisations),
             )
             zone_probes[vehicle.id] = zone_probe
             components.append(zone_probe)

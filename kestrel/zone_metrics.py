@@ -16,8 +16,11 @@ from typing import Any
 import numpy as np
 
 from kestrel.component import Component, Port
-from kestrel.messages import GroundTruth
+from kestrel.geodesy import GeoOrigin
+from kestrel.messages import GroundTruth, ZoneUpdate
 from kestrel.planning.airspace.local import LocalAirspace
+from kestrel.planning.airspace.updates import AirspaceUpdater
+from kestrel.planning.zone_feed import ZONE_UPDATES_TOPIC
 
 ZONE_PROBE_RATE_HZ = 250.0
 """Ground truth's own rate: at 15 m/s the body moves 6 cm between samples."""
@@ -28,20 +31,39 @@ margin is bounded below by the box distance (enough for a minimum over the whole
 
 
 class ZoneProbe(Component):
-    """Ports: truth (sim/ground_truth). Outputs: none."""
+    """Ports: truth (sim/ground_truth), zone_updates (/airspace/zone_updates). Outputs: none.
+
+    Live updates are merged exactly as the vehicle merges them (AirspaceUpdater), so the
+    metric judges the airspace in force at each instant."""
 
     reads_ground_truth = True
     rate_hz = ZONE_PROBE_RATE_HZ
-    inputs = {"truth": Port(GroundTruth, "sim/ground_truth")}
+    inputs = {
+        "truth": Port(GroundTruth, "sim/ground_truth"),
+        "zone_updates": Port(ZoneUpdate, ZONE_UPDATES_TOPIC, queued=True),
+    }
     outputs = {}
 
-    def __init__(self, name: str, namespace: str, *, airspace: LocalAirspace, body_radius_m: float):
+    def __init__(
+        self,
+        name: str,
+        namespace: str,
+        *,
+        airspace: LocalAirspace,
+        body_radius_m: float,
+        origin: GeoOrigin | None = None,
+        authorisations: frozenset[str] = frozenset(),
+    ):
         super().__init__(name, namespace)
-        self.airspace = airspace
+        self.updater = AirspaceUpdater(airspace, origin or GeoOrigin(), authorisations)
         self.body_radius_m = body_radius_m
         self.breaches: list[dict[str, Any]] = []
         self.min_margin_m = math.inf
-        self._legal: dict[int, bool] = {}
+        self._legal: dict[int, bool] = {}  # id(LocalVolume) → on the legal side
+        self._use(airspace)
+
+    def _use(self, airspace: LocalAirspace) -> None:
+        self.airspace = airspace
         bounds = []
         for v in airspace.volumes:
             if v.polygon is None:
@@ -51,7 +73,12 @@ class ZoneProbe(Component):
                 bounds.append(tuple(v.polygon.bounds))
         self._bounds = np.asarray(bounds, dtype=float).reshape(-1, 4)
 
-    def step(self, t_s: float, truth: GroundTruth | None) -> None:
+    def step(
+        self, t_s: float, truth: GroundTruth | None, zone_updates: list[ZoneUpdate] | None = None
+    ) -> None:
+        for update in zone_updates or ():
+            if self.updater.apply(update.source, update.document_json):
+                self._use(self.updater.airspace)
         if truth is None:
             return
         p = truth.position_enu_m
@@ -63,8 +90,9 @@ class ZoneProbe(Component):
         dy = np.maximum(np.maximum(b[:, 1] - p[1], p[1] - b[:, 3]), 0.0)
         box_distance = np.hypot(dx, dy)
         for i, volume in enumerate(self.airspace.volumes):
+            key = id(volume)
             if i not in enforced:
-                self._legal.pop(i, None)  # inactive: any later activation starts afresh
+                self._legal.pop(key, None)  # inactive: any later activation starts afresh
                 continue
             if volume.kind.value == "exclusion" and box_distance[i] > NEAR_FIELD_M:
                 margin = float(box_distance[i]) - self.body_radius_m
@@ -73,12 +101,12 @@ class ZoneProbe(Component):
             if margin < self.min_margin_m:
                 self.min_margin_m = margin
             legal = margin >= 0.0
-            was_legal = self._legal.get(i)
+            was_legal = self._legal.get(key)
             if was_legal and not legal:
                 self.breaches.append({"t": round(t_s, 6), "zone": volume.label})
             # The first sample while active only records the side (inside at activation is
             # not a breach).
-            self._legal[i] = legal
+            self._legal[key] = legal
 
     def metrics(self) -> dict[str, Any]:
         out: dict[str, Any] = {"geofence_breaches": len(self.breaches)}

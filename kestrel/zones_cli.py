@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 if TYPE_CHECKING:
@@ -123,7 +124,7 @@ def zones_command(
         typer.Option(
             "--ground-m",
             metavar="ELEV_M_AMSL",
-            help="Ground elevation under the point [m AMSL] for AGL limits (default 0).",
+            help="Ground elevation under the point, metres AMSL, for AGL limits (default 0).",
         ),
     ] = None,
     geoid_m: Annotated[
@@ -131,7 +132,7 @@ def zones_command(
         typer.Option(
             "--geoid-m",
             metavar="N_M",
-            help="Geoid undulation N [m] for WGS84 limits, h_ellipsoid = h_amsl + N (default 0).",
+            help="Geoid undulation N, metres, for WGS84 limits: h_ell = h_amsl + N (default 0).",
         ),
     ] = None,
     time: Annotated[
@@ -166,7 +167,11 @@ def zones_command(
     console = Console()
     if point is None:
         if json_output:
-            typer.echo(json.dumps(listing_document(zone_file), indent=2, ensure_ascii=False))
+            typer.echo(
+                json.dumps(
+                    listing_document(zone_file), indent=2, ensure_ascii=False, allow_nan=False
+                )
+            )
         else:
             console.print(listing_table(zone_file))
         return
@@ -177,7 +182,7 @@ def zones_command(
     results = query_point(zone_file, lat, lon, alt, ground, when, geoid)
     if json_output:
         doc = point_document(zone_file, results, lat, lon, alt, ground, geoid, when)
-        typer.echo(json.dumps(doc, indent=2, ensure_ascii=False))
+        typer.echo(json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False))
     else:
         console.print(point_table(zone_file, results, lat, lon, alt, ground, geoid, when))
 
@@ -310,22 +315,23 @@ def _volume_text(index: int, shape: Shape, lower: Limit | None, upper: Limit | N
 
 def listing_table(zone_file: ZoneFile) -> Table:
     table = Table(
-        title=f"{zone_file.path} — {zone_file.format} ({zone_file.wrapper}), "
+        title=f"{escape(zone_file.path)} — {zone_file.format} ({escape(zone_file.wrapper)}), "
         f"{len(zone_file.zones)} zones, geodesic edges"
     )
-    for name in ("#", "identifier", "name", "restriction", "volumes", "active"):
-        table.add_column(name, justify="right" if name == "#" else "left")
+    table.add_column("#", justify="right")
+    for name in ("identifier", "name", "restriction", "volumes", "active"):
+        table.add_column(name, overflow="fold")
     for zone in zone_file.zones:
         volumes = "\n".join(
             _volume_text(i, v.shape, v.lower, v.upper) for i, v in enumerate(zone.volumes)
         )
         table.add_row(
             str(zone.index),
-            zone.identifier,
-            zone.name,
+            escape(zone.identifier),
+            escape(zone.name),
             zone.restriction.value,
             volumes,
-            zone.applicability.describe(),
+            escape(zone.applicability.describe()),
         )
     return table
 
@@ -345,25 +351,30 @@ def point_table(
     when: datetime,
 ) -> Table:
     table = Table(
-        title=f"{zone_file.path} at {lat:.6f}°, {lon:.6f}°, {alt:g} m AMSL "
+        title=f"{escape(zone_file.path)} at {lat:.6f}°, {lon:.6f}°, {alt:g} m AMSL "
         f"(ground {ground:g} m, geoid {geoid:g} m), {when.isoformat()}"
     )
-    for name in ("zone", "identifier", "vol", "inside", "horiz.", "vert.", "active"):
-        table.add_column(name)
-    for name in ("lower m AMSL", "upper m AMSL", "boundary m"):
-        table.add_column(name, justify="right")
+    table.add_column("zone/vol", justify="right", no_wrap=True)
+    table.add_column("identifier", overflow="fold", min_width=10)
+    for name in ("in", "h", "v", "act"):
+        table.add_column(name, no_wrap=True)
+    for name in ("lower", "upper", "edge m"):
+        table.add_column(name, justify="right", no_wrap=True)
     for r in results:
         table.add_row(
-            str(r.zone),
-            r.identifier,
-            str(r.volume),
+            f"{r.zone}/{r.volume}",
+            escape(r.identifier),
             _yes(r.inside),
             "in" if r.inside_horizontal else "out",
             "in" if r.inside_vertical else "out",
             "yes" if r.zone_active else "no",
             f"{r.lower_m_amsl:.1f}",
-            "unbounded" if r.upper_m_amsl is None else f"{r.upper_m_amsl:.1f}",
-            f"{r.boundary_distance_m:.2f}",
+            "—" if r.upper_m_amsl is None else f"{r.upper_m_amsl:.1f}",
+            f"{r.boundary_distance_m:.1f}",
         )
-    table.caption = "boundary: geodesic distance to the volume's horizontal edge"
+    table.caption = (
+        "in: inside (h horizontally, v vertically, act: zone active); lower/upper: m AMSL "
+        "(— unbounded); "
+        "edge m: geodesic distance to the horizontal boundary"
+    )
     return table

@@ -56,11 +56,21 @@ import shapely
 
 from kestrel.airframe import QuadrotorAirframe
 from kestrel.component import Component, Port
-from kestrel.messages import AccelerationSetpoint, NavSatFix, Odometry, SafetyEvent, Vec3
+from kestrel.geodesy import GeoOrigin
+from kestrel.messages import (
+    AccelerationSetpoint,
+    NavSatFix,
+    Odometry,
+    SafetyEvent,
+    Vec3,
+    ZoneUpdate,
+)
 from kestrel.params import ValidatedParams, param
 
 from .airspace.local import BoundaryPiece, LocalAirspace, LocalVolume
 from .airspace.model import ZoneKind
+from .airspace.updates import AirspaceUpdater
+from .zone_feed import ZONE_UPDATES_TOPIC
 
 log = logging.getLogger(__name__)
 
@@ -625,7 +635,7 @@ class SafetyFilterCore:
             clearance = self._margin_m((1.0, 0.0, 0.0), std) + prm.exit_clearance_m
             target = _exit_target(volume, p_m, clearance)
             self._exit = _ExitState(target, volume.label, "zone_active_inside")
-            log.warning("%s: inside active restricted volume %s; leaving", t_s, volume.label)
+            log.warning("t=%.2f s: inside active restricted volume %s; leaving", t_s, volume.label)
         state = self._exit
         if state is None:
             return None
@@ -726,6 +736,7 @@ class SafetyFilter(Component):
         "odometry": Port(Odometry, "state/odometry"),
         "demand": Port(AccelerationSetpoint, "control/acceleration_demand"),
         "gnss": Port(NavSatFix, "sensors/gnss"),
+        "zone_updates": Port(ZoneUpdate, ZONE_UPDATES_TOPIC, queued=True),
     }
     outputs = {
         "acceleration": Port(AccelerationSetpoint, "control/acceleration_setpoint"),
@@ -740,9 +751,12 @@ class SafetyFilter(Component):
         airspace: LocalAirspace,
         airframe: QuadrotorAirframe,
         params: SafetyFilterParams | None = None,
+        origin: GeoOrigin | None = None,
+        authorisations: frozenset[str] = frozenset(),
     ) -> None:
         super().__init__(name, namespace)
         self.params = params or SafetyFilterParams()
+        self.updater = AirspaceUpdater(airspace, origin or GeoOrigin(), authorisations)
         self.rate_hz = self.params.rate_hz
         self.core = SafetyFilterCore(airspace, self.params, body_radius_m=airframe.body_radius_m)
         self.episodes: list[dict] = []
@@ -755,7 +769,11 @@ class SafetyFilter(Component):
         odometry: Odometry | None,
         demand: AccelerationSetpoint | None,
         gnss: NavSatFix | None = None,
+        zone_updates: list[ZoneUpdate] | None = None,
     ) -> dict | None:
+        for update in zone_updates or ():
+            if self.updater.apply(update.source, update.document_json):
+                self.core.airspace = self.updater.airspace
         if demand is None:
             return None
         a_cmd = demand.acceleration_enu_mps2
