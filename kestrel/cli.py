@@ -126,8 +126,11 @@ def validate(scenario: Annotated[Path, typer.Argument(help="Scenario YAML to che
     """Check a scenario file without running it."""
     spec = _load_or_exit(scenario)
     try:
-        from kestrel.stack import check_scenario
+        from kestrel.stack import check_scenario, mission_zone_conflicts
 
+        if spec.zones:
+            for line in mission_zone_conflicts(spec):
+                console.print(f"[yellow]zone[/] {line}", highlight=False, soft_wrap=True)
         check_scenario(spec, str(scenario))
     except ScenarioError as exc:
         err_console.print(f"[bold red]invalid scenario[/] {exc}", highlight=False)

@@ -27,7 +27,7 @@ from kestrel.metrics import FlightProbe
 from kestrel.perception.estimator import Estimator, EstimatorParams
 from kestrel.planning.airspace.local import LocalAirspace, local_volumes
 from kestrel.planning.mission import Mission, MissionPlan
-from kestrel.planning.mission_routing import route_mission
+from kestrel.planning.mission_routing import route_mission, zone_conflicts
 from kestrel.planning.operator import OperatorCommand, ScenarioOperator
 from kestrel.planning.routing import RoutingError
 from kestrel.planning.safety_filter import SafetyFilter
@@ -119,6 +119,30 @@ def vehicle_airspace(scenario: Scenario, vehicle: VehicleSpec) -> LocalAirspace:
     return LocalAirspace(volumes, scenario.world.start_time_utc)
 
 
+def mission_plan(vehicle: VehicleSpec, origin: GeoOrigin) -> MissionPlan:
+    """The vehicle's mission as planned from the scenario, before routing around zones."""
+    mission = vehicle.mission
+    return MissionPlan(
+        start_position_enu_m=tuple(float(v) for v in vehicle.start.position),
+        takeoff_alt_m=mission.takeoff_alt_m,
+        waypoints_enu_m=_waypoints_enu(vehicle, origin),
+        cruise_speed_mps=mission.cruise_speed_mps,
+        then=mission.then,
+        start_yaw_rad=math.radians(vehicle.start.yaw_deg),
+    )
+
+
+def mission_zone_conflicts(scenario: Scenario) -> list[str]:
+    """Waypoints and straight legs of every vehicle that enter a volume active at t = 0."""
+    origin = geo_origin(scenario)
+    lines = []
+    for vehicle in scenario.vehicles:
+        plan = mission_plan(vehicle, origin)
+        airspace = vehicle_airspace(scenario, vehicle)
+        lines += [f"{vehicle.id}: {line}" for line in zone_conflicts(plan, airspace)]
+    return lines
+
+
 def flight_stack(
     vehicle: VehicleSpec, origin: GeoOrigin, airspace: LocalAirspace | None = None
 ) -> list[Component]:
@@ -150,15 +174,7 @@ def flight_stack(
         RateController("rate_control", vid, airframe=airframe),
         ControlAllocator("control_allocator", vid, airframe=airframe),
     ]
-    mission = vehicle.mission
-    plan = MissionPlan(
-        start_position_enu_m=tuple(float(v) for v in vehicle.start.position),
-        takeoff_alt_m=mission.takeoff_alt_m,
-        waypoints_enu_m=_waypoints_enu(vehicle, origin),
-        cruise_speed_mps=mission.cruise_speed_mps,
-        then=mission.then,
-        start_yaw_rad=math.radians(vehicle.start.yaw_deg),
-    )
+    plan = mission_plan(vehicle, origin)
     try:
         plan = route_mission(plan, airspace)
     except RoutingError as exc:

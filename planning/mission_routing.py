@@ -109,3 +109,35 @@ def _renumber(message: str) -> str:
         ),
         message,
     )
+
+
+def zone_conflicts(plan: MissionPlan, airspace: LocalAirspace, t_s: float = 0.0) -> list[str]:
+    """Human-readable lines for each waypoint inside, and each straight leg entering, a volume
+    enforced at t_s (what `kestrel validate` lists). Legs count from the take-off point."""
+    sx, sy, sz = plan.start_position_enu_m
+    points = [(sx, sy, sz + plan.takeoff_alt_m), *plan.waypoints_enu_m]
+    names = ["take-off", *(str(k) for k in range(len(plan.waypoints_enu_m)))]
+    lines = []
+    for i in airspace.enforced(t_s):
+        v = airspace.volumes[i]
+        label = v.zone.name or v.zone.identifier
+        zone = f"zone {label!r} ({v.zone.identifier}) volume {v.volume_index}"
+        footprint = _footprint(v)
+        for k, wp in enumerate(plan.waypoints_enu_m):
+            if v.legal_margin_m(wp) < 0.0:
+                where = "outside the inclusion area" if v.kind is ZoneKind.INCLUSION else "inside"
+                lines.append(f"waypoint {k} {_fmt(wp)} is {where} of {zone}")
+        if v.kind is not ZoneKind.EXCLUSION:
+            continue
+        for k in range(len(points) - 1):
+            a, b = points[k], points[k + 1]
+            low, high = min(a[2], b[2]), max(a[2], b[2])
+            if high < v.floor_z_m or low > v.ceiling_z_m:
+                continue
+            if shapely.intersects(shapely.LineString([a[:2], b[:2]]), footprint):
+                lines.append(f"leg {names[k]}→{names[k + 1]} enters {zone}")
+    return lines
+
+
+def _fmt(p: tuple[float, ...]) -> str:
+    return "(" + ", ".join(f"{x:.1f}" for x in p) + ")"

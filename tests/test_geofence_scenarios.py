@@ -190,6 +190,13 @@ def test_waypoint_inside_a_zone_is_refused_with_its_name_and_identifier(tmp_path
     assert "waypoint 1" in message
 
 
+def test_validate_lists_the_legs_that_enter_an_active_zone():
+    result = CliRunner().invoke(app, ["validate", str(REPO / "scenarios" / "airport-detour.yaml")])
+    assert result.exit_code == 0
+    message = " ".join(result.output.split())
+    assert "uav1: leg take-off→0 enters zone 'Test airport control zone' (LSGG-CTR-TEST)" in message
+
+
 def test_bad_zone_file_in_a_scenario_is_one_line_naming_the_key(tmp_path):
     (tmp_path / "bad.json").write_text('{"features": [{"identifier": "Z1"}]}')
     path = _write_scenario(tmp_path, _hover_scenario(zones=[{"file": "bad.json"}]))
