@@ -19,11 +19,15 @@ from kestrel.component import Component, Port
 from kestrel.geodesy import GeoOrigin
 from kestrel.messages import GroundTruth, ZoneUpdate
 from kestrel.planning.airspace.local import LocalAirspace
+from kestrel.planning.airspace.model import ZoneKind
 from kestrel.planning.airspace.updates import AirspaceUpdater
 from kestrel.planning.zone_feed import ZONE_UPDATES_TOPIC
 
 ZONE_PROBE_RATE_HZ = 250.0
 """Ground truth's own rate: at 15 m/s the body moves 6 cm between samples."""
+
+INCLUSION_KEY = -1
+"""Breach-tracking key of the union of inclusion volumes (volumes use id(LocalVolume))."""
 
 NEAR_FIELD_M = 50.0
 """Volumes whose horizontal bounding box is farther than this are not evaluated exactly; their
@@ -89,24 +93,37 @@ class ZoneProbe(Component):
         dx = np.maximum(np.maximum(b[:, 0] - p[0], p[0] - b[:, 2]), 0.0)
         dy = np.maximum(np.maximum(b[:, 1] - p[1], p[1] - b[:, 3]), 0.0)
         box_distance = np.hypot(dx, dy)
+        inclusion_margin = -math.inf  # the union of inclusion volumes counts as one
+        inclusion_label = ""
         for i, volume in enumerate(self.airspace.volumes):
             key = id(volume)
             if i not in enforced:
                 self._legal.pop(key, None)  # inactive: any later activation starts afresh
                 continue
-            if volume.kind.value == "exclusion" and box_distance[i] > NEAR_FIELD_M:
+            if volume.kind is ZoneKind.INCLUSION:
+                m = volume.legal_margin_m(p) - self.body_radius_m
+                if m > inclusion_margin:
+                    inclusion_margin, inclusion_label = m, volume.label
+                continue
+            if box_distance[i] > NEAR_FIELD_M:
                 margin = float(box_distance[i]) - self.body_radius_m
             else:
                 margin = volume.legal_margin_m(p) - self.body_radius_m
-            if margin < self.min_margin_m:
-                self.min_margin_m = margin
-            legal = margin >= 0.0
-            was_legal = self._legal.get(key)
-            if was_legal and not legal:
-                self.breaches.append({"t": round(t_s, 6), "zone": volume.label})
-            # The first sample while active only records the side (inside at activation is
-            # not a breach).
-            self._legal[key] = legal
+            self._judge(key, margin, t_s, volume.label)
+        if math.isfinite(inclusion_margin):
+            self._judge(INCLUSION_KEY, inclusion_margin, t_s, inclusion_label)
+        else:
+            self._legal.pop(INCLUSION_KEY, None)
+
+    def _judge(self, key: int, margin: float, t_s: float, label: str) -> None:
+        if margin < self.min_margin_m:
+            self.min_margin_m = margin
+        legal = margin >= 0.0
+        if self._legal.get(key) and not legal:
+            self.breaches.append({"t": round(t_s, 6), "zone": label})
+        # The first sample while active only records the side (inside at activation is not a
+        # breach).
+        self._legal[key] = legal
 
     def metrics(self) -> dict[str, Any]:
         out: dict[str, Any] = {"geofence_breaches": len(self.breaches)}
