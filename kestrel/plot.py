@@ -19,6 +19,7 @@ matplotlib.use("Agg")  # headless: CI and onboard computers have no display
 import matplotlib.pyplot as plt
 import numpy as np
 import shapely
+import shapely.ops
 from matplotlib import patches, transforms
 from matplotlib.figure import Figure
 from matplotlib.path import Path as MplPath
@@ -110,9 +111,7 @@ def zone_patches(zones: Sequence[ZoneDrawing]) -> list[patches.Patch]:
         volume = zone.volume
         if volume.polygon is None:
             out.append(
-                patches.Circle(
-                    volume.circle_xy_m, volume.radius_m, label=zone.identifier, **style
-                )
+                patches.Circle(volume.circle_xy_m, volume.radius_m, label=zone.identifier, **style)
             )
             continue
         for part in zone.polygons():
@@ -140,16 +139,23 @@ def view_limits(points_xy: np.ndarray, nearby: Sequence[Bounds] = ()) -> Bounds 
 
 
 def _draw_zones(ax: plt.Axes, zones: Sequence[ZoneDrawing], frame: Bounds | None) -> None:
+    """Zone patches and labels. Added as plain artists so that they do not stretch the data
+    limits (the caller frames the view); each part is labelled on its top-most edge in view, and
+    zones around the whole view (edges all outside it) are named in its corner."""
     for patch in zone_patches(zones):
         patch.set_zorder(1)
-        ax.add_patch(patch)
+        ax.add_artist(patch)
     view = shapely.box(*frame) if frame is not None else None
+    around: list[str] = []
     for zone in zones:
         for part in _part_geometries(zone):
-            visible = part if view is None else shapely.intersection(part, view)
-            if visible.is_empty:
+            edge = part.boundary if view is None else shapely.intersection(part.boundary, view)
+            if edge.is_empty:
+                if view is not None and part.contains(view) and zone.identifier not in around:
+                    around.append(zone.identifier)
                 continue
-            anchor = visible.point_on_surface()
+            x0, _, x1, y1 = edge.bounds
+            anchor, _ = shapely.ops.nearest_points(edge, shapely.Point(0.5 * (x0 + x1), y1))
             ax.text(
                 anchor.x,
                 anchor.y,
@@ -157,10 +163,22 @@ def _draw_zones(ax: plt.Axes, zones: Sequence[ZoneDrawing], frame: Bounds | None
                 color=ZONE_RGB[zone.style],
                 fontsize=7,
                 ha="center",
-                va="center",
+                va="bottom",
                 clip_on=True,
                 zorder=3,
             )
+    if around:
+        ax.text(
+            0.01,
+            0.99,
+            "within: " + ", ".join(around),
+            transform=ax.transAxes,
+            color=ZONE_RGB[ZoneStyle.ADVISORY],
+            fontsize=7,
+            ha="left",
+            va="top",
+            zorder=3,
+        )
 
 
 # ---------------------------------------------------------------- zones, altitude view
@@ -264,9 +282,11 @@ def figure_run(
         nearby += [_obstacle_bounds(s) for s in obstacles]
         frame = view_limits(xy, nearby)
         _draw_zones(top, zones, frame)
-        if frame is not None:
-            top.set_xlim(frame[0], frame[2])
-            top.set_ylim(frame[1], frame[3])
+        corners = [(frame[0], frame[1]), (frame[2], frame[3])] if frame is not None else []
+        if frame is None:  # nothing flown: show every zone
+            corners = [(b[0], b[1]) for b in nearby] + [(b[2], b[3]) for b in nearby]
+        top.update_datalim(corners)
+        top.autoscale_view()
         z = np.concatenate(flown_z) if flown_z else np.zeros(0)
         z = z[np.isfinite(z)]
         if z.size:
