@@ -21,10 +21,13 @@ What attack `index` draws (numpy Generator seeded with [campaign_seed, index]):
   `inclusion_ceiling` — a large inclusion area with its 120 m AGL ceiling, commanded straight up.
   Exclusion limits are written AGL, AMSL or WGS84 at random (the origin has a 48 m geoid
   undulation, so the three differ); inclusion ceilings are 120 m AGL, as the issue states.
-- start distance: side walls 30–200 m horizontally from the nearest boundary point (measured
-  exactly after placing the vehicle; a draw that lands nearer than 30 m is redrawn); floors and
-  ceilings 30–100 m vertically, with the hover altitude kept ≤ 120 m AGL (a climb at the
-  mission's 1.5 m/s take-off speed to 200 m would cost minutes of simulated time per attack).
+- start distance: side walls 30–200 m horizontally from the nearest point of the wall
+  (measured exactly after placing the vehicle; a draw that lands nearer than 30 m is redrawn),
+  hovering at 15–25 m AGL; floors and ceilings 30–100 m vertically (floor attacks hover at
+  10–20 m AGL), with the hover altitude kept ≤ 120 m AGL, the issue's ceiling (the pilot's
+  3 m/s climb to it already costs up to 40 s of simulated time per attack). Inclusion areas are
+  2·distance + 40–400 m across, so for a wall attack from more than ~95 m the 120 m ceiling is
+  nearer than the wall: the attacked boundary, and the distance, are the wall's.
 - command: speed 0–15 m/s. Side walls: horizontal, aimed at the nearest boundary point and
   rotated 0–80° (either side) off the boundary normal. Floors and ceilings: straight up/down.
   The position controller limits what the vehicle is asked for (PositionControlParams:
@@ -35,12 +38,14 @@ What attack `index` draws (numpy Generator seeded with [campaign_seed, index]):
   (random direction for floors and ceilings), gusts σ 0–3 m/s per axis.
 - GNSS: `rtk` or `standard`, with equal probability.
 
-Timeline: the vehicle takes off to the attack altitude (`mission.takeoff_alt_m`, no waypoints,
-then hover); the pilot's command starts at `altitude / take-off speed + 6 s` (the climb, spool-up
-and settling) and lasts to the end; the run ends when the commanded (controller-limited) speed
-would have carried the body to the boundary plus 10 s, at most 60 s (side walls) or 80 s
-(vertical attacks, whose descent is limited to 1.5 m/s) after the command starts. A command near
-0 m/s just hovers, in the wind, for the cap.
+Timeline: the mission takes off to `TAKEOFF_ALT_M` (5 m, reached by about 8 s: the mission's
+minimum-jerk take-off lasts 1.875·h / 1.5 m/s, which would be 2.5 min to 120 m); from
+`CLIMB_COMMAND_S` the pilot climbs at the controller's 3 m/s to the attack altitude, holds
+(zero velocity command) for `SETTLE_S`, then gives the attack command, which lasts to the end.
+The run ends when the commanded (controller-limited) speed would have carried the vehicle to
+the boundary plus 10 s, at most 60 s (side walls) or 80 s (vertical attacks, whose descent is
+limited to 1.5 m/s) after the attack command starts. A command near 0 m/s just hovers, in the
+wind, for the cap; so does one aimed past a small circle.
 """
 
 from __future__ import annotations
@@ -57,7 +62,6 @@ import shapely.affinity
 
 from kestrel.control.position_control import PositionControlParams
 from kestrel.geodesy import GeoOrigin
-from kestrel.planning.mission import MissionParams
 
 KINDS = (
     "circle_wall",
@@ -89,8 +93,12 @@ SPEED_MAX_MPS = 15.0
 ANGLE_MAX_DEG = 80.0
 WIND_MAX_MPS = 8.0
 GUST_MAX_MPS = 3.0
-SETTLE_S = 6.0
-"""After the take-off climb (altitude / take-off speed), before the pilot's command starts."""
+TAKEOFF_ALT_M = 5.0
+"""The mission's take-off altitude; the pilot climbs from there."""
+CLIMB_COMMAND_S = 10.0
+"""When the pilot starts climbing (the mission's take-off to 5 m ends at about 8 s)."""
+SETTLE_S = 5.0
+"""Hover at the attack altitude before the attack command."""
 REACH_EXTRA_S = 10.0
 """Simulated time after the body would have reached the boundary."""
 ATTACK_CAP_S = {"horizontal": 60.0, "vertical": 80.0}
@@ -111,7 +119,7 @@ class Attack:
         and the direction to the nearest boundary point [deg] (0 for vertical attacks).
     wind_mps: mean wind speed [m/s]; gust_mps: gust σ per axis [m/s].
     altitude_m: hover altitude the attack starts from (AGL) [m].
-    attack_start_s: when the command starts [s]; duration_s: scenario length [s].
+    attack_start_s: when the attack command starts [s]; duration_s: scenario length [s].
     expected_reach: whether, flown straight at the controller-limited speed, the body reaches
         the boundary before the end (a command aimed 80° off a circle's normal may miss it).
     """
@@ -413,6 +421,11 @@ def _place_inside(
             return footprint.shifted(-point[0], -point[1]), shape
 
 
+def _attack_start_s(altitude_m: float, climb_mps: float) -> float:
+    climb_end = round(CLIMB_COMMAND_S + (altitude_m - TAKEOFF_ALT_M) / climb_mps, 1)
+    return round(climb_end + SETTLE_S, 1)
+
+
 def draw_attack(index: int, campaign_seed: int = 0) -> Attack:
     """Attack `index` of campaign `campaign_seed` (see the module docstring for the draws)."""
     if index < 0 or campaign_seed < 0:
@@ -427,7 +440,7 @@ def draw_attack(index: int, campaign_seed: int = 0) -> Attack:
     yaw_deg = float(rng.uniform(-180.0, 180.0))
     seed = int(rng.integers(0, 2**31))
     control = PositionControlParams()
-    takeoff_speed = MissionParams().takeoff_speed_mps
+    climb_mps = control.z_vel_max_up_mps
     active_from_s = None
 
     if kind in HORIZONTAL_KINDS:
@@ -473,7 +486,7 @@ def draw_attack(index: int, campaign_seed: int = 0) -> Attack:
             altitude = top + distance
             footprint, shape = _place_inside(rng, (120.0, 300.0), 25.0)
             lower = [None, 0.0][int(rng.integers(2))]
-            active_from_s = round(altitude / takeoff_speed + SETTLE_S - 2.0, 1)
+            active_from_s = round(_attack_start_s(altitude, climb_mps) - 2.0, 1)
             zone = _zone_entry(
                 footprint,
                 kind="exclusion",
@@ -497,7 +510,8 @@ def draw_attack(index: int, campaign_seed: int = 0) -> Attack:
             command = (0.0, 0.0, speed)
             v_eff = min(speed, control.z_vel_max_up_mps)
 
-    attack_start = round(altitude / takeoff_speed + SETTLE_S, 1)
+    climb_end = round(CLIMB_COMMAND_S + (altitude - TAKEOFF_ALT_M) / climb_mps, 1)
+    attack_start = _attack_start_s(altitude, climb_mps)
     cap = ATTACK_CAP_S[family]
     reach_s = math.inf if ray is None or v_eff <= 0.0 else ray / v_eff
     attack_s = min(cap, reach_s + REACH_EXTRA_S)
@@ -520,12 +534,10 @@ def draw_attack(index: int, campaign_seed: int = 0) -> Attack:
                 "type": "quadrotor",
                 "start": {"position": [0.0, 0.0, 0.0], "yaw_deg": round(yaw_deg, 3)},
                 "sensors": {"gnss": gnss},
-                "mission": {
-                    "takeoff_alt_m": round(altitude, _ROUND_M),
-                    "waypoints": [],
-                    "then": "hover",
-                },
+                "mission": {"takeoff_alt_m": TAKEOFF_ALT_M, "waypoints": [], "then": "hover"},
                 "operator": [
+                    {"t": CLIMB_COMMAND_S, "velocity_mps": [0.0, 0.0, climb_mps]},
+                    {"t": climb_end, "velocity_mps": [0.0, 0.0, 0.0]},
                     {"t": attack_start, "velocity_mps": [round(c, 4) for c in command]},
                 ],
             }

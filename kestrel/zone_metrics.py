@@ -14,6 +14,7 @@ import math
 from typing import Any
 
 import numpy as np
+import shapely
 
 from kestrel.component import Component, Port
 from kestrel.geodesy import GeoOrigin
@@ -95,6 +96,7 @@ class ZoneProbe(Component):
         box_distance = np.hypot(dx, dy)
         inclusion_margin = -math.inf  # the union of inclusion volumes counts as one
         inclusion_label = ""
+        inclusion = [i for i in enforced if self.airspace.volumes[i].kind is ZoneKind.INCLUSION]
         for i, volume in enumerate(self.airspace.volumes):
             key = id(volume)
             if i not in enforced:
@@ -110,10 +112,30 @@ class ZoneProbe(Component):
             else:
                 margin = volume.legal_margin_m(p) - self.body_radius_m
             self._judge(key, margin, t_s, volume.label)
+        if len(inclusion) > 1:
+            union_margin = self._union_margin_m(p, inclusion)
+            if union_margin is not None:
+                inclusion_margin = union_margin - self.body_radius_m
         if math.isfinite(inclusion_margin):
             self._judge(INCLUSION_KEY, inclusion_margin, t_s, inclusion_label)
         else:
             self._legal.pop(INCLUSION_KEY, None)
+
+    def _union_margin_m(self, p: tuple[float, float, float], inclusion: list[int]) -> float | None:
+        """Exact legal margin inside the union of inclusion volumes that share one vertical
+        band; None when their bands differ (then the largest single-volume margin, a lower
+        bound, is used)."""
+        volumes = self.airspace.volumes
+        bands = {(volumes[i].floor_z_m, volumes[i].ceiling_z_m) for i in inclusion}
+        if len(bands) != 1:
+            return None
+        ((floor, ceiling),) = bands
+        union = self.airspace.inclusion_union(inclusion)
+        d = float(shapely.distance(union.boundary, shapely.Point(p[0], p[1])))
+        s_h = -d if shapely.contains_xy(union, p[0], p[1]) else d
+        s_v = max(floor - p[2], p[2] - ceiling)
+        signed = math.hypot(s_h, s_v) if s_h > 0.0 and s_v > 0.0 else max(s_h, s_v)
+        return -signed
 
     def _judge(self, key: int, margin: float, t_s: float, label: str) -> None:
         if margin < self.min_margin_m:

@@ -541,7 +541,9 @@ class SafetyFilterCore:
             if out is not None:
                 return out
 
-        pieces = self._union_pieces(self.airspace.pieces_near(p_m, radius, enforced), enforced)
+        pieces = self._union_pieces(
+            p_m, radius, self.airspace.pieces_near(p_m, radius, enforced), enforced
+        )
         if not pieces:
             return FilterDecision(a_cmd, "pass")
         pieces = _distinct_nearest(pieces, int(prm.max_pieces))
@@ -619,8 +621,11 @@ class SafetyFilterCore:
         nearest inclusion volume is returned when the vehicle is outside all of them)."""
         worst, worst_margin = None, 0.0
         inclusion_best, inclusion_margin = None, -math.inf
+        near = set(self.airspace.near_bounds(p_m[0], p_m[1], 0.0, enforced))
         for i in enforced:
             v = self.airspace.volumes[i]
+            if v.kind is not ZoneKind.INCLUSION and i not in near:
+                continue
             if v.kind is ZoneKind.INCLUSION:
                 margin = v.legal_margin_m(p_m)
                 if margin > inclusion_margin:
@@ -639,10 +644,11 @@ class SafetyFilterCore:
         return worst
 
     def _union_pieces(
-        self, pieces: list[BoundaryPiece], enforced: list[int]
+        self, p_m: Vec3, radius: float, pieces: list[BoundaryPiece], enforced: list[int]
     ) -> list[BoundaryPiece]:
-        """Drop inclusion-volume pieces that lie inside another enforced inclusion volume: they
-        are not on the boundary of the union the vehicle must stay in."""
+        """Inclusion volumes bound their union: drop pieces that lie inside another enforced
+        inclusion volume, and add the points where two of their boundaries cross (the union's
+        corners, which no single volume's nearest point stands for)."""
         volumes = self.airspace.volumes
         inclusion = [i for i in enforced if volumes[i].kind is ZoneKind.INCLUSION]
         if len(inclusion) < 2:
@@ -655,6 +661,13 @@ class SafetyFilterCore:
             ):
                 continue
             kept.append(piece)
+        x, y, z = p_m
+        for cx, cy, lo, hi in self.airspace.inclusion_corners(inclusion):
+            q = (cx, cy, min(max(z, lo), hi))
+            d = math.dist(q, p_m)
+            if 1e-9 < d <= radius:
+                n = ((q[0] - x) / d, (q[1] - y) / d, (q[2] - z) / d)
+                kept.append(BoundaryPiece(inclusion[0], q, d, n))
         return kept
 
     def _exit_step(

@@ -659,12 +659,6 @@ def union_margin_m(p, circles: list[tuple[float, float, float]]) -> float:
     return d if shapely.contains_xy(union, p[0], p[1]) else -d
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core bug: _union_pieces keeps only each inclusion circle's (or edge's) single "
-    "nearest point and drops it when it lies inside the other volume, so the union's boundary "
-    "near where the circles cross has no barrier row; the vehicle leaves the union by ~12 m",
-)
 def test_closed_loop_stops_at_the_union_edge_where_two_inclusion_circles_cross():
     # Given the same two inclusion circles; they cross at (75, ±66.1), where the union's
     # boundary has a reflex corner. The vehicle starts at (75, 0), in the overlap, and demands

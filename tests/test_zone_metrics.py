@@ -196,11 +196,6 @@ def test_moving_between_overlapping_inclusion_volumes_is_legal():
     assert metrics["min_zone_margin_m"] > 0.0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core finding: ZoneProbe takes the union's margin as the largest per-volume margin, "
-    "a lower bound that ignores the parts of each circle inside the other (reports 24.64 m)",
-)
 def test_margin_inside_overlapping_inclusion_volumes_is_the_distance_to_the_union_boundary():
     # Given the same flight from A's centre to B's centre along y = 0. The union's boundary is
     # the two outer arcs, which meet at the crossing points (75, ±√(100² − 75²)); from (x, 0),

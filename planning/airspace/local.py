@@ -222,6 +222,11 @@ class LocalAirspace:
         self._active_at_s = -math.inf
         self._active = np.ones(len(self.volumes), dtype=bool)
         self._always = [v.zone.applicability.permanent for v in self.volumes]
+        self._bounds = np.array([footprint(v).bounds for v in self.volumes], dtype=float).reshape(
+            -1, 4
+        )
+        self._corner_cache: dict[tuple[int, ...], list[tuple[float, float, float, float]]] = {}
+        self._union_cache: dict[tuple[int, ...], shapely.Geometry] = {}
 
     @property
     def segment_count(self) -> int:
@@ -249,6 +254,48 @@ class LocalAirspace:
         return [i for i, v in enumerate(self.volumes) if mask[i] and v.restricted]
 
     # -- geometry ---------------------------------------------------------------------------
+
+    def near_bounds(self, x: float, y: float, radius_m: float, indices: Iterable[int]) -> list[int]:
+        """The volumes among `indices` whose horizontal bounding box lies within radius_m of
+        (x, y) — a cheap prefilter before exact geometry (1000 zones: ~20 µs)."""
+        idx = np.fromiter(indices, dtype=int)
+        if not len(idx):
+            return []
+        b = self._bounds[idx]
+        dx = np.maximum(np.maximum(b[:, 0] - x, x - b[:, 2]), 0.0)
+        dy = np.maximum(np.maximum(b[:, 1] - y, y - b[:, 3]), 0.0)
+        return idx[dx * dx + dy * dy <= radius_m * radius_m].tolist()
+
+    def inclusion_union(self, indices: Sequence[int]) -> shapely.Geometry:
+        """Horizontal union of the footprints of these volumes (cached)."""
+        key = tuple(sorted(indices))
+        union = self._union_cache.get(key)
+        if union is None:
+            union = shapely.union_all([footprint(self.volumes[i]) for i in key])
+            shapely.prepare(union)
+            self._union_cache[key] = union
+        return union
+
+    def inclusion_corners(self, indices: Sequence[int]) -> list[tuple[float, float, float, float]]:
+        """Points where the horizontal boundaries of two of these volumes cross — corners of
+        their union that no single volume's nearest point represents — as (x, y, floor,
+        ceiling) with the band the two volumes share (cached)."""
+        key = tuple(sorted(indices))
+        corners = self._corner_cache.get(key)
+        if corners is None:
+            corners = []
+            for a, i in enumerate(key):
+                for j in key[a + 1 :]:
+                    vi, vj = self.volumes[i], self.volumes[j]
+                    lo = max(vi.floor_z_m, vj.floor_z_m)
+                    hi = min(vi.ceiling_z_m, vj.ceiling_z_m)
+                    if lo > hi:
+                        continue
+                    crossing = shapely.intersection(footprint(vi).boundary, footprint(vj).boundary)
+                    for x, y in shapely.get_coordinates(crossing):
+                        corners.append((float(x), float(y), lo, hi))
+            self._corner_cache[key] = corners
+        return corners
 
     def inside_horizontal(self, i: int, x: float, y: float) -> bool:
         v = self.volumes[i]
@@ -290,6 +337,9 @@ class LocalAirspace:
                 continue
             v = self.volumes[i]
             cx, cy = v.circle_xy_m  # type: ignore[misc]
+            if abs(math.hypot(x - cx, y - cy) - v.radius_m) > radius_m:
+                continue
+            cx, cy = v.circle_xy_m  # type: ignore[misc]
             dx, dy = x - cx, y - cy
             rho = math.hypot(dx, dy)
             if rho < 1e-9:
@@ -299,7 +349,7 @@ class LocalAirspace:
             dist = math.sqrt((qx - x) ** 2 + (qy - y) ** 2 + (qz - z) ** 2)
             if dist <= radius_m:
                 pieces.append(_piece(i, (qx, qy, qz), p, dist))
-        for i in wanted:
+        for i in self.near_bounds(x, y, 0.0, wanted):
             v = self.volumes[i]
             if not self.inside_horizontal(i, x, y):
                 continue
@@ -327,6 +377,20 @@ class LocalAirspace:
                 ux, uy = ((x - cx) / rho, (y - cy) / rho) if rho > 1e-9 else (1.0, 0.0)
                 best = (dist, (cx + v.radius_m * ux, cy + v.radius_m * uy), i)
         return best
+
+
+CIRCLE_SEGMENTS_PER_QUADRANT = 256
+"""Polygon stand-in of a circle where shapely needs one (unions, crossings, bounds): 1024 sides,
+which deviate from the circle by r·(1 − cos(π/1024)) < 5·10⁻⁶ r (0.5 mm at 100 m)."""
+
+
+def footprint(volume: LocalVolume) -> shapely.Geometry:
+    """The volume's horizontal shape as a shapely geometry (circles as 256-gons)."""
+    if volume.polygon is not None:
+        return volume.polygon
+    return shapely.Point(volume.circle_xy_m).buffer(
+        volume.radius_m, quad_segs=CIRCLE_SEGMENTS_PER_QUADRANT
+    )
 
 
 def _piece(
