@@ -49,8 +49,11 @@ import argparse
 import json
 import math
 import os
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 import shapely
@@ -385,6 +388,12 @@ def main() -> None:
     parser.add_argument("--vertices-per-zone", type=int, default=50)
     parser.add_argument("--queries", type=int, default=10_000)
     parser.add_argument("--routing-instances", type=int, default=50)
+    parser.add_argument(
+        "--cli-queries",
+        type=int,
+        default=10_000,
+        help="`kestrel zones --at` queries against a 1000-zone file (0 skips them)",
+    )
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core, as the targets say
@@ -406,6 +415,17 @@ def main() -> None:
     many = LocalAirspace(local_volumes([notch_zone(), *zones], ORIGIN), START_UTC)
     step_many = time_filter_steps(many, params, args.seed, 5)
     routing = time_routing(args.seed, args.routing_instances, 20.0)
+    cli_queries = None
+    if args.cli_queries:
+        # The `kestrel zones --at` path (geodesic, per-volume answers): its own bench, run as is.
+        script = Path(__file__).with_name("zones_query_speed.py")
+        done = subprocess.run(
+            [sys.executable, str(script), "--queries", str(args.cli_queries)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        cli_queries = json.loads(done.stdout.strip().splitlines()[-1])
 
     report = {
         "qp": qp,
@@ -423,6 +443,7 @@ def main() -> None:
             "near_boundary": near_timing,
         },
         "routing": routing,
+        "zones_cli_queries": cli_queries,
         "targets": {
             "solve_p99_ms": TARGET_SOLVE_P99_MS,
             "query_p99_ms": TARGET_QUERY_P99_MS,
