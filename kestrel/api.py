@@ -18,7 +18,7 @@ from typing import Any
 
 from kestrel import __version__
 from kestrel.metrics import VehicleTrace
-from kestrel.scenario import Scenario, load_scenario
+from kestrel.scenario import Scenario, ScenarioError, load_scenario
 
 WALL_CLOCK_KEYS = ("wall_time_s", "real_time_factor", "nodes")
 """metrics.json keys that depend on the wall clock and so differ between identical runs."""
@@ -41,16 +41,19 @@ def run(
     *,
     progress: Callable[[float], None] | None = None,
     write_log: bool = True,
+    file: str | None = None,
 ) -> RunResult:
     """Run `scenario` (a Scenario or a path to a YAML file) to its `duration_s`.
 
-    `seed` overrides the scenario's seed. With `out`, writes `metrics.json`, `run.png` and the
+    `seed` overrides the scenario's seed; `file` names the scenario in error messages. With
+    `out`, writes `metrics.json`, `run.png` and the
     rosbag2 MCAP log `log/` into that directory (created if needed).
     """
     from kestrel.bag import RunBag, zone_drawings
     from kestrel.plot import plot_run
     from kestrel.stack import build_stack
 
+    source = file or (str(scenario) if not isinstance(scenario, Scenario) else scenario.name)
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
     if seed is not None:
@@ -64,7 +67,14 @@ def run(
             if log_dir.exists():
                 raise FileExistsError(f"{log_dir} already exists; choose another --out")
             bag = RunBag(log_dir)
-    stack = build_stack(scenario, bag=bag)
+    try:
+        stack = build_stack(scenario, bag=bag)
+    except ValueError as exc:
+        # A value the components refuse (e.g. a mission waypoint inside a zone) is a scenario
+        # problem: one line, like a schema error.
+        if bag is not None:
+            bag.close()
+        raise ScenarioError(source, "", str(exc)) from None
     zones = zone_drawings([p.airspace.volumes for p in stack.zone_probes.values()])
     wall_start = time.perf_counter()
     try:

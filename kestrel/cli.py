@@ -110,9 +110,12 @@ def run(
                 out=out_dir,
                 write_log=log,
                 progress=lambda t_s: bar.update(task, completed=t_s),
+                file=str(path),
             )
         except ScenarioError as exc:
-            err_console.print(f"[bold red]invalid scenario[/] {exc}", highlight=False)
+            err_console.print(
+                f"[bold red]invalid scenario[/] {exc}", highlight=False, soft_wrap=True
+            )
             raise typer.Exit(EXIT_INVALID_SCENARIO) from None
         except FileExistsError as exc:
             err_console.print(f"[bold red]error[/] {exc}", highlight=False)
@@ -133,7 +136,7 @@ def validate(scenario: Annotated[Path, typer.Argument(help="Scenario YAML to che
                 console.print(f"[yellow]zone[/] {line}", highlight=False, soft_wrap=True)
         check_scenario(spec, str(scenario))
     except ScenarioError as exc:
-        err_console.print(f"[bold red]invalid scenario[/] {exc}", highlight=False)
+        err_console.print(f"[bold red]invalid scenario[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_INVALID_SCENARIO) from None
     vehicles = ", ".join(f"{v.id} ({v.type})" for v in spec.vehicles)
     console.print(

@@ -24,10 +24,18 @@ from .airspace.model import ZoneKind
 from .mission import MissionPlan
 from .routing import KeepOutVolume, RoutingError, route_waypoints
 
-ROUTE_CLEARANCE_M = 10.0
+ROUTE_CLEARANCE_M = 20.0
 """Horizontal distance routes keep from a restricted volume: beyond the safety filter's own
-stand-off (body 0.36 m + 0.5 m margin + 3σ of a standard receiver's ~1 m), so that a routed
-mission is never braked by the filter."""
+stand-off (body 0.36 m + 0.5 m margin + 3σ of a standard receiver's ~1 m) plus the room its
+braking barrier wants when the smoothed reference approaches a via-point at an angle (with
+10 m, a 10 m/s return leg was braked once; with 20 m, not), so that a routed mission is not
+braked by the filter."""
+
+FALLBACK_CLEARANCES_M = (10.0, 5.0, 2.0)
+"""Smaller clearances tried when a waypoint lies within the preferred one."""
+
+WAYPOINT_MARGIN_M = 1.0
+"""A waypoint must keep the body (0.36 m) and this much more from a zone."""
 
 CIRCLE_SEGMENTS_PER_QUADRANT = 32
 
@@ -84,13 +92,53 @@ def route_mission(
     keep_out = keep_out_volumes(airspace)
     if not keep_out or not plan.waypoints_enu_m:
         return plan
+    check_waypoints_outside(plan, airspace)
+    # A legal waypoint may lie closer to a zone than the preferred clearance: route with the
+    # largest clearance that the waypoints allow.
+    last: RoutingError | None = None
+    for clearance in (clearance_m, *(c for c in FALLBACK_CLEARANCES_M if c < clearance_m)):
+        try:
+            return _route(plan, keep_out, clearance)
+        except RoutingError as exc:
+            last = exc
+    assert last is not None
+    raise last
+
+
+def check_waypoints_outside(plan: MissionPlan, airspace: LocalAirspace, t_s: float = 0.0) -> None:
+    """Refuse a waypoint (or the take-off point) whose body would overlap an enforced
+    exclusion volume, naming the zone."""
+    sx, sy, sz = plan.start_position_enu_m
+    named = [("the take-off point", (sx, sy, sz + plan.takeoff_alt_m))]
+    named += [(f"waypoint {k}", wp) for k, wp in enumerate(plan.waypoints_enu_m)]
+    for i in airspace.enforced(t_s):
+        v = airspace.volumes[i]
+        if v.kind is not ZoneKind.EXCLUSION:
+            continue
+        for name, point in named:
+            if v.legal_margin_m(point) < WAYPOINT_MARGIN_M:
+                label = v.zone.name or v.zone.identifier
+                raise RoutingError(
+                    f"{name} {tuple(round(c, 2) for c in point)} is inside zone {label!r} "
+                    f"({v.zone.identifier}) or within {WAYPOINT_MARGIN_M} m of it"
+                )
+
+
+def _route(plan: MissionPlan, keep_out: list[KeepOutVolume], clearance_m: float) -> MissionPlan:
     sx, sy, sz = plan.start_position_enu_m
     climb_top = (sx, sy, sz + plan.takeoff_alt_m)
+    points = [climb_top, *plan.waypoints_enu_m]
+    if plan.then == "return":
+        # The way home is a leg too: its via-points become the last waypoints, and the
+        # mission's own return leg then starts from the last of them, clear of the zones.
+        points.append((sx, sy, plan.waypoints_enu_m[-1][2]))
     try:
-        routed = route_waypoints([climb_top, *plan.waypoints_enu_m], keep_out, clearance_m)
+        routed = route_waypoints(points, keep_out, clearance_m)
     except RoutingError as exc:
         # The router counts the take-off point as waypoint 0; the scenario does not.
         raise RoutingError(_renumber(str(exc))) from None
+    if plan.then == "return":
+        routed = routed[:-1]
     return replace(plan, waypoints_enu_m=tuple(tuple(p) for p in routed[1:]))
 
 

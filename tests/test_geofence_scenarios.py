@@ -74,6 +74,39 @@ def test_mission_across_an_airport_zone_goes_around_it():
     assert vehicle["failsafe_events"] == []
 
 
+def test_return_leg_is_routed_around_a_zone_too(tmp_path):
+    # Given an out-and-back mission whose way home (600, 0) → (0, 0) crosses a 120 m circle.
+    origin = GeoOrigin(**ORIGIN)
+    lat, lon, _ = origin.enu_to_geodetic((266.0, 0.0, 0.0))
+    zone = {
+        "id": "ctr",
+        "kind": "exclusion",
+        "circle": {"center_deg": [lat, lon], "radius_m": 120},
+        "lower_m": 0,
+        "upper_m": 300,
+        "ref": "AGL",
+    }
+    body = _hover_scenario(zones=[zone])
+    body["duration_s"] = 240
+    body["vehicles"][0]["mission"] = {
+        "takeoff_alt_m": 20,
+        "waypoints": [[300, 200, 20], [600, 0, 20]],
+        "cruise_speed_mps": 10,
+        "then": "return",
+    }
+    result = api.run(_write_scenario(tmp_path, body), write_log=False)
+    vehicle = result.metrics["vehicles"]["uav1"]
+    # Then it lands back home, having gone around the zone on the way back: the straight way
+    # home would have been stopped at the boundary by the safety filter (no completion, and
+    # an intervention), so completion without any intervention shows the leg was routed.
+    assert vehicle["mission_complete"] is True
+    assert vehicle["geofence_breaches"] == 0
+    assert vehicle["min_zone_margin_m"] > 0.0
+    assert vehicle["failsafe_events"] == []
+    truth = result.traces["uav1"].as_arrays()["truth_m"]
+    assert math.hypot(truth[-1][0], truth[-1][1]) < 1.0
+
+
 def test_zone_activating_around_the_hovering_vehicle_makes_it_leave_and_report(tmp_path):
     # Given a vehicle hovering 15 m from the centre of a 60 m circle that activates at t = 15 s.
     origin = GeoOrigin(**ORIGIN)
