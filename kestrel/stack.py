@@ -30,7 +30,7 @@ from kestrel.planning.mission import Mission, MissionPlan
 from kestrel.planning.mission_routing import route_mission, zone_conflicts
 from kestrel.planning.operator import OperatorCommand, ScenarioOperator
 from kestrel.planning.routing import RoutingError
-from kestrel.planning.safety_filter import SafetyFilter
+from kestrel.planning.safety_filter import SafetyFilter, SafetyFilterParams
 from kestrel.planning.zone_feed import ScenarioZoneFeed
 from kestrel.runner import LockstepRunner
 from kestrel.scenario import GeoWaypoint, Scenario, ScenarioError, VehicleSpec
@@ -42,6 +42,13 @@ from kestrel.sim.wind import WindConfig
 from kestrel.zone_metrics import ZoneProbe
 
 log = logging.getLogger(__name__)
+
+LOCKSTEP_SOLVER_TIME_LIMIT_S = 1.0
+"""The safety filter's wall-clock solve limit in lockstep simulation. Simulated time stands
+still while a component computes, so a wall-clock limit there would only let machine load
+change a run's metrics (same scenario and seed must give the same metrics); the iteration cap
+still bounds every solve, and a slow tick still shows as a deadline miss in `nodes.*`. On a
+vehicle the default (15 ms) applies."""
 
 BAG_RATE_HZ = 50.0
 """Rate at which the run log samples each vehicle's topics (IMU decimated to it)."""
@@ -167,6 +174,7 @@ def flight_stack(
             vid,
             airspace=airspace,
             airframe=airframe,
+            params=SafetyFilterParams(solver_time_limit_s=LOCKSTEP_SOLVER_TIME_LIMIT_S),
             origin=origin,
             authorisations=frozenset(vehicle.authorisations),
         ),
