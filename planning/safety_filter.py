@@ -195,6 +195,31 @@ class SafetyFilterParams(ValidatedParams):
         high=100.0,
         description="Horizontal position σ beyond which the estimate is too poor near a zone",
     )
+    gnss_timeout_s: float = param(
+        1.5,
+        unit="s",
+        low=0.1,
+        high=60.0,
+        description="Time without a GNSS fix after which the position counts as lost",
+    )
+    degraded_reach_m: float = param(
+        100.0,
+        unit="m",
+        low=0.0,
+        high=10000.0,
+        description="How near a boundary a degraded position estimate must be to hold/land",
+    )
+    hold_before_land_s: float = param(
+        2.0,
+        unit="s",
+        low=0.0,
+        high=600.0,
+        description="Hold this long on a degraded estimate near a zone, then land (without a "
+        "position fix the estimate drifts: measured ~200 m in 45 s of IMU-only flight)",
+    )
+    land_speed_mps: float = param(
+        1.0, unit="m/s", low=0.2, high=3.0, description="Descent speed of the degraded landing"
+    )
     exit_speed_mps: float = param(
         3.0, unit="m/s", low=0.5, high=15.0, description="Speed when leaving a restricted volume"
     )
@@ -412,7 +437,7 @@ class SafetyFilterCore:
         self._last_out: Vec3 | None = None
         self._last_t: float | None = None
         self._exit: _ExitState | None = None
-        self._hold_at: Vec3 | None = None
+        self._degraded_since_s: float | None = None
 
     # -- helpers --------------------------------------------------------------------------
 
@@ -485,6 +510,7 @@ class SafetyFilterCore:
         *,
         estimate_valid: bool = True,
         receiver_horizontal_std_m: float = 0.0,
+        position_fix_ok: bool = True,
     ) -> FilterDecision:
         """One filter tick. `receiver_horizontal_std_m` is the GNSS receiver's own reported
         accuracy: a GNSS-aided estimate is never better than the receiver's slowly varying
@@ -498,7 +524,14 @@ class SafetyFilterCore:
             position_std_m[2],
         )
         decision = self._decide(
-            t_s, position_m, velocity_mps, std, velocity_std_mps, a_cmd, estimate_valid
+            t_s,
+            position_m,
+            velocity_mps,
+            std,
+            velocity_std_mps,
+            a_cmd,
+            estimate_valid,
+            position_fix_ok,
         )
         self._last_out = decision.acceleration_enu_mps2
         return decision
@@ -512,6 +545,7 @@ class SafetyFilterCore:
         vstd: Vec3,
         a_cmd: Vec3,
         valid: bool,
+        fix_ok: bool = True,
     ) -> FilterDecision:
         prm = self.params
         enforced = self.airspace.enforced(t_s)
@@ -527,14 +561,26 @@ class SafetyFilterCore:
             + prm.sigma_k * max(prm.min_position_std_m, *std)
         )
         radius = max(prm.lookahead_min_m, 2.0 * reach)
-        if not valid or math.hypot(std[0], std[1]) > prm.max_position_std_m:
-            # A poor estimate near a boundary: stop and hold rather than trust the position.
-            near = self.airspace.pieces_near(
-                p_m, radius + 3.0 * math.hypot(std[0], std[1]), enforced
-            )
+        sigma_h = math.hypot(std[0], std[1])
+        cause = ""
+        if not valid:
+            cause = "estimate_invalid"
+        elif not fix_ok:
+            cause = "gnss_lost"
+        elif sigma_h > prm.max_position_std_m:
+            cause = "position_uncertain"
+        if cause:
+            # A poor estimate near a boundary: stop and hold rather than trust the position,
+            # then land if it does not recover.
+            near = self.airspace.pieces_near(p_m, radius + prm.degraded_reach_m, enforced)
             if near or not valid:
-                cause = "estimate_invalid" if not valid else "position_uncertain"
-                return FilterDecision(self._brake(v, a_cmd), "hold", cause)
+                if self._degraded_since_s is None:
+                    self._degraded_since_s = t_s
+                zone = self.airspace.volumes[near[0].volume].label if near else ""
+                if t_s - self._degraded_since_s >= prm.hold_before_land_s:
+                    return FilterDecision(self._land(v), "land", cause, zone)
+                return FilterDecision(self._brake(v, a_cmd), "hold", cause, zone)
+        self._degraded_since_s = None
         self._observe_disturbance(t_s, v)
 
         inside = self._violated_volume(p_m, enforced)
@@ -605,6 +651,14 @@ class SafetyFilterCore:
             True,
             elapsed,
         )
+
+    def _land(self, v: Vec3) -> Vec3:
+        """Descend at `land_speed_mps` with the thrust level. No horizontal demand: without a
+        position fix the horizontal velocity estimate drifts (chasing it skidded the landed
+        vehicle 100 m in a test flight), while the vertical one stays baro-aided."""
+        if not math.isfinite(v[2]):
+            return (0.0, 0.0, 0.0)
+        return self._clip((0.0, 0.0, 2.0 * (-self.params.land_speed_mps - v[2])))
 
     def _brake(self, v: Vec3, a_cmd: Vec3) -> Vec3:
         """Stop: cancel the velocity at the braking limit, hold height."""
@@ -837,6 +891,7 @@ class SafetyFilter(Component):
             a_cmd,
             estimate_valid=odometry.valid,
             receiver_horizontal_std_m=gnss.horizontal_std_m if gnss is not None else 0.0,
+            position_fix_ok=self._fix_ok(t_s, gnss),
         )
         out: dict = {
             "acceleration": AccelerationSetpoint(
@@ -851,6 +906,13 @@ class SafetyFilter(Component):
         if event is not None:
             out["events"] = event
         return out
+
+    def _fix_ok(self, t_s: float, gnss: NavSatFix | None) -> bool:
+        """False once a receiver that had a fix has been silent (or fix-less) for longer than
+        gnss_timeout_s; True before the first fix (nothing to lose yet)."""
+        if gnss is None:
+            return True
+        return gnss.status >= 0 and t_s - gnss.t_s <= self.params.gnss_timeout_s
 
     def _account(self, t_s: float, decision: FilterDecision) -> SafetyEvent | None:
         intervening = decision.action != "pass"

@@ -272,3 +272,37 @@ def test_same_scenario_and_seed_give_identical_geofence_metrics(tmp_path):
         second.pop(key)
     assert first["vehicles"]["uav1"]["failsafe_events"]  # the filter did work
     assert first == second
+
+
+def test_gnss_lost_near_a_zone_holds_then_lands_and_reports(tmp_path):
+    # Given a pilot creeping toward a zone 25 m away when the GNSS receiver goes silent for
+    # good (the estimate then drifts: it cannot be trusted near the boundary),
+    origin = GeoOrigin(**ORIGIN)
+    lat, lon, _ = origin.enu_to_geodetic((45.0, 0.0, 0.0))
+    zone = {
+        "id": "z1",
+        "kind": "exclusion",
+        "circle": {"center_deg": [lat, lon], "radius_m": 20},
+        "lower_m": 0,
+        "upper_m": 100,
+        "ref": "AGL",
+    }
+    body = _hover_scenario(zones=[zone])
+    body["duration_s"] = 45
+    vehicle = body["vehicles"][0]
+    vehicle["sensors"] = {"gnss": "standard"}
+    vehicle["operator"] = [{"t": 12, "velocity_mps": [2, 0, 0], "until": 45}]
+    vehicle["faults"] = [{"t": 14, "sensor": "gnss", "mode": "dropout", "until": 45}]
+    result = api.run(_write_scenario(tmp_path, body), write_log=False)
+    metrics = result.metrics["vehicles"]["uav1"]
+    # Then the filter reports the loss within the GNSS timeout, holds and lands short of the
+    # zone, and stays there.
+    (event,) = metrics["failsafe_events"]
+    assert event["cause"] == "gnss_lost"
+    assert event["action"] == "hold"
+    assert 14.0 < event["t"] < 14.0 + 1.5 + 0.1
+    assert metrics["geofence_breaches"] == 0
+    truth = result.traces["uav1"].as_arrays()["truth_m"]
+    assert truth[-1][2] < 0.5  # on the ground
+    assert metrics["collisions"] == 0
+    assert math.hypot(truth[-1][0] - 45.0, truth[-1][1]) > 20.0 + 5.0
