@@ -77,6 +77,9 @@ class ZoneProbe(Component):
             else:
                 bounds.append(tuple(v.polygon.bounds))
         self._bounds = np.asarray(bounds, dtype=float).reshape(-1, 4)
+        self._exclusion = np.array(
+            [v.kind is ZoneKind.EXCLUSION for v in airspace.volumes], dtype=bool
+        )
 
     def step(
         self, t_s: float, truth: GroundTruth | None, zone_updates: list[ZoneUpdate] | None = None
@@ -94,24 +97,28 @@ class ZoneProbe(Component):
         dx = np.maximum(np.maximum(b[:, 0] - p[0], p[0] - b[:, 2]), 0.0)
         dy = np.maximum(np.maximum(b[:, 1] - p[1], p[1] - b[:, 3]), 0.0)
         box_distance = np.hypot(dx, dy)
+        volumes = self.airspace.volumes
+        enforced_ids = {id(volumes[i]) for i in enforced}
+        for key in [k for k in self._legal if k != INCLUSION_KEY and k not in enforced_ids]:
+            del self._legal[key]  # inactive: any later activation starts afresh
         inclusion_margin = -math.inf  # the union of inclusion volumes counts as one
         inclusion_label = ""
-        inclusion = [i for i in enforced if self.airspace.volumes[i].kind is ZoneKind.INCLUSION]
-        for i, volume in enumerate(self.airspace.volumes):
-            key = id(volume)
-            if i not in enforced:
-                self._legal.pop(key, None)  # inactive: any later activation starts afresh
-                continue
+        inclusion = [i for i in enforced if volumes[i].kind is ZoneKind.INCLUSION]
+        enforced_mask = np.zeros(len(volumes), dtype=bool)
+        enforced_mask[list(enforced)] = True
+        far = enforced_mask & self._exclusion & (box_distance > NEAR_FIELD_M)
+        if far.any():
+            # Far exclusion volumes: legal, and their box distance bounds the margin below.
+            self._judge_far(float(box_distance[far].min()) - self.body_radius_m)
+        for i in np.nonzero(enforced_mask & ~far)[0]:
+            volume = volumes[i]
             if volume.kind is ZoneKind.INCLUSION:
                 m = volume.legal_margin_m(p) - self.body_radius_m
                 if m > inclusion_margin:
                     inclusion_margin, inclusion_label = m, volume.label
                 continue
-            if box_distance[i] > NEAR_FIELD_M:
-                margin = float(box_distance[i]) - self.body_radius_m
-            else:
-                margin = volume.legal_margin_m(p) - self.body_radius_m
-            self._judge(key, margin, t_s, volume.label)
+            margin = volume.legal_margin_m(p) - self.body_radius_m
+            self._judge(id(volume), margin, t_s, volume.label)
         if len(inclusion) > 1:
             union_margin = self._union_margin_m(p, inclusion)
             if union_margin is not None:
@@ -136,6 +143,10 @@ class ZoneProbe(Component):
         s_v = max(floor - p[2], p[2] - ceiling)
         signed = math.hypot(s_h, s_v) if s_h > 0.0 and s_v > 0.0 else max(s_h, s_v)
         return -signed
+
+    def _judge_far(self, margin: float) -> None:
+        if margin < self.min_margin_m:
+            self.min_margin_m = margin
 
     def _judge(self, key: int, margin: float, t_s: float, label: str) -> None:
         if margin < self.min_margin_m:
