@@ -69,14 +69,6 @@ class ZoneProbe(Component):
 
     def _use(self, airspace: LocalAirspace) -> None:
         self.airspace = airspace
-        bounds = []
-        for v in airspace.volumes:
-            if v.polygon is None:
-                cx, cy = v.circle_xy_m  # type: ignore[misc]
-                bounds.append((cx - v.radius_m, cy - v.radius_m, cx + v.radius_m, cy + v.radius_m))
-            else:
-                bounds.append(tuple(v.polygon.bounds))
-        self._bounds = np.asarray(bounds, dtype=float).reshape(-1, 4)
         self._exclusion = np.array(
             [v.kind is ZoneKind.EXCLUSION for v in airspace.volumes], dtype=bool
         )
@@ -93,10 +85,7 @@ class ZoneProbe(Component):
         enforced = set(self.airspace.enforced(t_s))
         if not enforced and not self._legal:
             return
-        b = self._bounds
-        dx = np.maximum(np.maximum(b[:, 0] - p[0], p[0] - b[:, 2]), 0.0)
-        dy = np.maximum(np.maximum(b[:, 1] - p[1], p[1] - b[:, 3]), 0.0)
-        box_distance = np.hypot(dx, dy)
+        box_distance = self.airspace.box_distances_m(p[0], p[1])
         volumes = self.airspace.volumes
         enforced_ids = {id(volumes[i]) for i in enforced}
         for key in [k for k in self._legal if k != INCLUSION_KEY and k not in enforced_ids]:

@@ -222,9 +222,7 @@ class LocalAirspace:
         self._active_at_s = -math.inf
         self._active = np.ones(len(self.volumes), dtype=bool)
         self._always = [v.zone.applicability.permanent for v in self.volumes]
-        self._bounds = np.array([footprint(v).bounds for v in self.volumes], dtype=float).reshape(
-            -1, 4
-        )
+        self._bounds = np.array([_bounds(v) for v in self.volumes], dtype=float).reshape(-1, 4)
         self._corner_cache: dict[tuple[int, ...], list[tuple[float, float, float, float]]] = {}
         self._union_cache: dict[tuple[int, ...], shapely.Geometry] = {}
 
@@ -255,16 +253,21 @@ class LocalAirspace:
 
     # -- geometry ---------------------------------------------------------------------------
 
+    def box_distances_m(self, x: float, y: float, indices: np.ndarray | None = None) -> np.ndarray:
+        """Horizontal distance from (x, y) to each volume's exact bounding box (0 inside it): a
+        lower bound of the distance to the volume, for cheap prefilters."""
+        b = self._bounds if indices is None else self._bounds[indices]
+        dx = np.maximum(np.maximum(b[:, 0] - x, x - b[:, 2]), 0.0)
+        dy = np.maximum(np.maximum(b[:, 1] - y, y - b[:, 3]), 0.0)
+        return np.hypot(dx, dy)
+
     def near_bounds(self, x: float, y: float, radius_m: float, indices: Iterable[int]) -> list[int]:
         """The volumes among `indices` whose horizontal bounding box lies within radius_m of
         (x, y) — a cheap prefilter before exact geometry (1000 zones: ~20 µs)."""
         idx = np.fromiter(indices, dtype=int)
         if not len(idx):
             return []
-        b = self._bounds[idx]
-        dx = np.maximum(np.maximum(b[:, 0] - x, x - b[:, 2]), 0.0)
-        dy = np.maximum(np.maximum(b[:, 1] - y, y - b[:, 3]), 0.0)
-        return idx[dx * dx + dy * dy <= radius_m * radius_m].tolist()
+        return idx[self.box_distances_m(x, y, idx) <= radius_m].tolist()
 
     def inclusion_union(self, indices: Sequence[int]) -> shapely.Geometry:
         """Horizontal union of the footprints of these volumes (cached)."""
@@ -382,6 +385,15 @@ class LocalAirspace:
 CIRCLE_SEGMENTS_PER_QUADRANT = 256
 """Polygon stand-in of a circle where shapely needs one (unions, crossings, bounds): 1024 sides,
 which deviate from the circle by r·(1 − cos(π/1024)) < 5·10⁻⁶ r (0.5 mm at 100 m)."""
+
+
+def _bounds(volume: LocalVolume) -> tuple[float, float, float, float]:
+    """Exact horizontal bounding box (a circle's from its radius, not from a polygon)."""
+    if volume.polygon is None:
+        cx, cy = volume.circle_xy_m  # type: ignore[misc]
+        r = volume.radius_m
+        return (cx - r, cy - r, cx + r, cy + r)
+    return tuple(volume.polygon.bounds)
 
 
 def footprint(volume: LocalVolume) -> shapely.Geometry:
